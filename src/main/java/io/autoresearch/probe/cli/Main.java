@@ -1,0 +1,7 @@
+package io.autoresearch.probe.cli;
+
+public final class Main {
+    public static void main(String[] args) {
+        System.out.println("placeholder");
+    }
+}
