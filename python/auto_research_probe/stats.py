@@ -1,0 +1,94 @@
+"""Summary statistics for probe results: the mean and a percentile bootstrap interval.
+
+The percentile bootstrap (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*)
+resamples the n observed values with replacement B times and computes the mean of
+each resample. The alpha/2 and 1 - alpha/2 quantiles of those B means form the
+(1 - alpha) confidence interval of the mean. It assumes the
+observations are independent draws from one distribution, so examples that repeat
+(for example the same prompt drawn under two seeds) make the interval too narrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_N_BOOTSTRAP = 10_000
+
+# Upper bound on the number of resampled values held in memory at once (B x n).
+_MAX_RESAMPLE_ELEMENTS = 4_000_000
+
+
+def _as_finite_vector(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty: need at least one value")
+    if not np.all(np.isfinite(array)):
+        bad = array[~np.isfinite(array)][:5].tolist()
+        raise ValueError(f"{name} contains non-finite values, for example {bad}")
+    return array
+
+
+def mean(values: Sequence[float] | np.ndarray) -> float:
+    """Return the arithmetic mean of a non-empty vector of finite values."""
+    return float(_as_finite_vector(values, "values").mean())
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Compute the percentile bootstrap confidence interval of the mean.
+
+    Draws `n_bootstrap` resamples of size n with replacement from a
+    `numpy.random.Generator` seeded with `seed`, so the interval is reproducible.
+    Returns `(lo, hi)`. With a single value, or with all values equal, every
+    resample has the same mean and the interval has zero width.
+    """
+    array = _as_finite_vector(values, "values")
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+
+    rng = np.random.default_rng(seed)
+    n = array.size
+    rows_per_chunk = max(1, _MAX_RESAMPLE_ELEMENTS // n)
+    resample_means = np.empty(n_bootstrap, dtype=np.float64)
+    for start in range(0, n_bootstrap, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_bootstrap)
+        indices = rng.integers(0, n, size=(stop - start, n))
+        resample_means[start:stop] = array[indices].mean(axis=1)
+
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(resample_means, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lo), float(hi)
+
+
+def cohens_d(treatment: Sequence[float] | np.ndarray, control: Sequence[float] | np.ndarray) -> float:
+    """Compute Cohen's d: the difference of means over the pooled standard deviation.
+
+    Uses the pooled sample standard deviation with n - 1 denominators (Cohen 1988,
+    *Statistical Power Analysis for the Behavioral Sciences*).
+    Returns 0.0 when both groups have zero variance and equal means, and raises
+    when the variance is zero but the means differ, because d is then unbounded.
+    """
+    a = _as_finite_vector(treatment, "treatment")
+    b = _as_finite_vector(control, "control")
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"Cohen's d needs at least 2 values per group, got {a.size} and {b.size}")
+    pooled_var = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
+    difference = float(a.mean() - b.mean())
+    if pooled_var == 0.0:
+        if difference == 0.0:
+            return 0.0
+        raise ValueError(
+            f"Cohen's d is undefined: both groups have zero variance but the means differ by {difference}"
+        )
+    return difference / float(np.sqrt(pooled_var))
