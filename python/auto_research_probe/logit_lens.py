@@ -1,0 +1,370 @@
+"""Logit lens: how the next-token prediction forms layer by layer.
+
+The logit lens (nostalgebraist 2020, "interpreting GPT: the logit lens") decodes an
+intermediate residual stream as if it were the last one: apply the model's final
+layer norm to it and multiply by the unembedding. Layer index L in 0..n_layers reads
+the residual stream entering block L (`blocks.L.hook_resid_pre`); L == n_layers is
+the final residual stream (`blocks.{n_layers - 1}.hook_resid_post`), whose lens is
+the model's own logits.
+
+The final layer norm is applied afresh to each layer's residual, with the scale
+(root mean square after centring) computed from that residual. Reusing the scale
+the final layer computed for the last residual mis-scales early layers, whose
+residual norms are usually much smaller. In transformer-lens 3.5,
+`ActivationCache.apply_ln_to_stack` reuses the cached scale unless it is called
+with `recompute_ln=True`.
+
+Metrics, at the position that predicts the correct token:
+- `rank_of_correct_token`: 1 + the number of vocabulary entries with a strictly
+  greater logit, so 1 is the top prediction and ties count in the token's favour.
+- `log_prob_of_correct_token`: log-softmax of the lens logits at the correct token.
+- `top_1_accuracy`: whether the rank is 1.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+
+from .cache import cache_activations
+from .datasets import PromptExample, load_prompts_jsonl, sample_examples
+from .events import EventLog, make_run_id
+from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
+from .results import SCHEMA_VERSION, build_provenance, decide_status, validate_probe_id, write_json_atomic
+from .stats import bootstrap_ci, cohens_d, mean
+
+PRIMARY_METRIC = "rank_of_correct_token"
+DEFAULT_ALTERNATIVE_EXPLANATIONS = (
+    "The final layer norm and unembedding are tuned to the last residual stream, so "
+    "applying them to early residuals is off-distribution: early-layer ranks may "
+    "understate what is linearly decodable there (a tuned lens with a learned "
+    "per-layer translator could decode it earlier).",
+    "The correct tokens may be frequent tokens that the model predicts from unigram "
+    "statistics rather than from the context, which would give good ranks at early "
+    "layers without any in-context computation; the shuffled control only partly "
+    "separates the two when the answer tokens repeat across examples.",
+)
+LAYER_SEMANTICS = (
+    "Layer L < n_layers is the residual stream entering block L (blocks.L.hook_resid_pre); "
+    "L == n_layers is the final residual stream (blocks.{n_layers-1}.hook_resid_post). "
+    "Each is decoded by the model's final layer norm, recomputed on that residual, "
+    "then the unembedding."
+)
+
+
+@dataclass
+class LogitLensConfig:
+    """Settings of one logit lens probe; relative paths are resolved against the project root."""
+
+    probe_id: str
+    model_id: str
+    prompts_path: str
+    layers: list[int] | None = None
+    n_examples: int = 64
+    seeds: tuple[int, ...] | list[int] = (0, 1, 2)
+    dtype: str = "float32"
+    device: str | None = None
+    hypothesis: str = ""
+    alternative_explanations: tuple[str, ...] | list[str] = DEFAULT_ALTERNATIVE_EXPLANATIONS
+    batch_size: int = 32
+    n_bootstrap: int = 10_000
+    results_dir: str = "results/probe"
+    cache_dir: str = "cache/activations"
+    events_path: str = "cache/events.jsonl"
+    script_path: str | None = None
+    bootstrap_seed: int = 0
+
+
+def compute_lens_logits(model: Any, resid: Float[torch.Tensor, "batch pos d_model"]) -> Float[torch.Tensor, "batch pos d_vocab"]:
+    """Decode residual-stream vectors with the final layer norm, recomputed on them, and the unembedding."""
+    if resid.dim() != 3 or resid.shape[-1] != model.cfg.d_model:
+        raise ValueError(f"resid must have shape [batch, pos, d_model={model.cfg.d_model}], got {tuple(resid.shape)}")
+    resid = resid.to(device=model.cfg.device, dtype=model.cfg.dtype)
+    normalized = model.ln_final(resid) if hasattr(model, "ln_final") else resid
+    return model.unembed(normalized)
+
+
+def rank_of_correct_token(logits: Float[torch.Tensor, "batch d_vocab"], correct: Int[torch.Tensor, " batch"]) -> Int[torch.Tensor, " batch"]:
+    """Return 1 + the number of tokens whose logit is strictly greater than the correct token's."""
+    _check_logits_and_targets(logits, correct)
+    correct_logit = logits.gather(-1, correct[:, None].to(logits.device))
+    return (logits > correct_logit).sum(dim=-1) + 1
+
+
+def log_prob_of_correct_token(logits: Float[torch.Tensor, "batch d_vocab"], correct: Int[torch.Tensor, " batch"]) -> Float[torch.Tensor, " batch"]:
+    """Return the log-softmax probability of the correct token, computed in float32 or wider."""
+    _check_logits_and_targets(logits, correct)
+    wide = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    return wide.log_softmax(dim=-1).gather(-1, correct[:, None].to(logits.device))[:, 0]
+
+
+def _check_logits_and_targets(logits: torch.Tensor, correct: torch.Tensor) -> None:
+    if logits.dim() != 2 or correct.dim() != 1 or logits.shape[0] != correct.shape[0]:
+        raise ValueError(f"expected logits [batch, d_vocab] and correct [batch], got {tuple(logits.shape)} and {tuple(correct.shape)}")
+    if correct.numel() and (int(correct.min()) < 0 or int(correct.max()) >= logits.shape[-1]):
+        raise ValueError(f"correct token ids must be in 0..{logits.shape[-1] - 1}, got min {int(correct.min())} and max {int(correct.max())}")
+
+
+@dataclass(frozen=True)
+class LensExample:
+    """Token ids fed to the model and the correct next token, predicted at the last position."""
+
+    input_ids: list[int]
+    correct_token: int
+    line_number: int
+
+
+def prepare_example(model: Any, example: PromptExample) -> LensExample:
+    """Turn a prompts-file line into model input and the correct token, per the prompts contract."""
+    ids = tokenize_prompt(model, example.prompt)
+    if example.answer is not None:
+        answer_ids = tokenize_continuation(model, example.answer)
+        if not answer_ids:
+            raise ValueError(f"prompts line {example.line_number}: answer {example.answer!r} tokenizes to no tokens")
+        return LensExample(ids, answer_ids[0], example.line_number)
+
+    minimum = 3 if prepends_bos(model) else 2
+    if len(ids) < minimum:
+        raise ValueError(
+            f"prompts line {example.line_number}: prompt {example.prompt!r} has {len(ids)} token(s); "
+            "without an answer it needs at least 2 tokens so the last one can be predicted"
+        )
+    return LensExample(ids[:-1], ids[-1], example.line_number)
+
+
+def lens_metrics(
+    model: Any,
+    resid_by_layer: dict[int, Float[torch.Tensor, "batch pos d_model"]],
+    examples: list[LensExample],
+    correct_tokens: Int[torch.Tensor, " batch"] | None = None,
+) -> dict[str, dict[int, np.ndarray]]:
+    """Compute rank, log-prob and top-1 per layer and example at each example's last position."""
+    positions = torch.tensor([len(example.input_ids) - 1 for example in examples])
+    if correct_tokens is None:
+        correct_tokens = torch.tensor([example.correct_token for example in examples])
+    rows = torch.arange(len(examples))
+    metrics: dict[str, dict[int, np.ndarray]] = {PRIMARY_METRIC: {}, "log_prob_of_correct_token": {}, "top_1_accuracy": {}}
+
+    with torch.no_grad():
+        for layer, resid in resid_by_layer.items():
+            last = resid[rows, positions][:, None, :]
+            logits = compute_lens_logits(model, last)[:, 0, :]
+            ranks = rank_of_correct_token(logits, correct_tokens.to(logits.device)).cpu()
+            metrics[PRIMARY_METRIC][layer] = ranks.numpy().astype(np.float64)
+            metrics["log_prob_of_correct_token"][layer] = log_prob_of_correct_token(logits, correct_tokens.to(logits.device)).cpu().double().numpy()
+            metrics["top_1_accuracy"][layer] = (ranks == 1).numpy().astype(np.float64)
+    return metrics
+
+
+def _resolve(path: str, project_root: Path) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else project_root / candidate
+
+
+def _validate_config(config: LogitLensConfig) -> None:
+    validate_probe_id(config.probe_id)
+    if config.n_examples < 1:
+        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
+    if not config.seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
+    explanations = [text.strip() for text in config.alternative_explanations]
+    if len(explanations) < 2 or len(set(explanations)) < 2 or not all(explanations):
+        raise ValueError("alternative_explanations needs at least 2 distinct non-empty strings")
+
+
+def run_logit_lens(config: LogitLensConfig, project_root: str | os.PathLike[str]) -> Path:
+    """Run the logit lens probe, write results/probe/<probe_id>.json and the plot, and return the JSON path.
+
+    Examples are drawn per seed from the prompts file. The residuals come through the
+    activation cache, so a second run with the same model and examples skips the
+    forward passes. Per-layer values are means over the examples of all seeds with
+    percentile bootstrap 95% intervals.
+    """
+    _validate_config(config)
+    root = Path(project_root).resolve()
+    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
+    started = time.perf_counter()
+    log.emit("probe.start", probe_id=config.probe_id, intervention="logit_lens")
+    try:
+        results_path = _run(config, root, log, started)
+    except Exception as error:
+        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
+        raise
+    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
+    return results_path
+
+
+def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> Path:
+    model_id = resolve_model_id(config.model_id, root)
+    pool = load_prompts_jsonl(_resolve(config.prompts_path, root))
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    n_layers = model.cfg.n_layers
+    layers = list(range(n_layers + 1)) if config.layers is None else [int(layer) for layer in config.layers]
+    bad = [layer for layer in layers if not 0 <= layer <= n_layers]
+    if bad or not layers:
+        raise ValueError(f"layers {layers} is invalid: each must be in 0..{n_layers} for this {n_layers}-layer model")
+
+    fingerprint = weights_fingerprint(model)
+    per_seed_metrics = []
+    per_seed_examples = []
+    n_used = min(config.n_examples, len(pool))
+    if n_used < config.n_examples:
+        log.emit("dataset.small", level="warning", requested=config.n_examples, available=len(pool))
+
+    for seed in config.seeds:
+        chosen = sample_examples(pool, config.n_examples, seed)
+        examples = [prepare_example(model, example) for example in chosen]
+        resid = cache_activations(
+            model,
+            [example.input_ids for example in examples],
+            layers,
+            "resid_pre",
+            _resolve(config.cache_dir, root),
+            batch_size=config.batch_size,
+            model_id=model_id,
+            weights_sha256=fingerprint,
+            event_log=log,
+        )
+        per_seed_metrics.append(lens_metrics(model, resid, examples))
+        per_seed_examples.append((examples, resid))
+
+    last_layer = layers[-1]
+    pooled = {
+        name: {layer: np.concatenate([seed_metrics[name][layer] for seed_metrics in per_seed_metrics]) for layer in layers}
+        for name in per_seed_metrics[0]
+    }
+
+    def summarise(name: str) -> tuple[list[float], list[list[float]]]:
+        values = [mean(pooled[name][layer]) for layer in layers]
+        intervals = [list(bootstrap_ci(pooled[name][layer], n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed)) for layer in layers]
+        return values, intervals
+
+    values_per_layer, ci_per_layer = summarise(PRIMARY_METRIC)
+    secondary = {}
+    for name in ("log_prob_of_correct_token", "top_1_accuracy"):
+        values, intervals = summarise(name)
+        secondary[name] = {"values_per_layer": values, "ci_per_layer": intervals}
+
+    shuffled_ranks = _shuffled_control_ranks(model, per_seed_examples, last_layer, config.bootstrap_seed)
+    real_ranks = pooled[PRIMARY_METRIC][last_layer]
+    values_per_seed = [mean(seed_metrics[PRIMARY_METRIC][last_layer]) for seed_metrics in per_seed_metrics]
+
+    plot_path = _plot(root, config, layers, values_per_layer, ci_per_layer, secondary["log_prob_of_correct_token"])
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "probe_id": config.probe_id,
+        "intervention": "logit_lens",
+        "model_id": config.model_id,
+        "status": decide_status(n_used, config.seeds),
+        "hypothesis": config.hypothesis,
+        "n_examples": n_used,
+        "seeds": [int(seed) for seed in config.seeds],
+        "layers": layers,
+        "metric": PRIMARY_METRIC,
+        "primary_metric": PRIMARY_METRIC,
+        "values_per_layer": values_per_layer,
+        "ci_per_layer": ci_per_layer,
+        "values_per_seed": values_per_seed,
+        "mean": values_per_layer[-1],
+        "ci_95": ci_per_layer[-1],
+        "shuffled_control_mean": mean(shuffled_ranks),
+        "random_baseline": (model.cfg.d_vocab + 1) / 2,
+        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "effect_size": _effect_size(shuffled_ranks, real_ranks),
+        "layer_semantics": LAYER_SEMANTICS,
+        "secondary_metrics": secondary,
+        "ci_method": (
+            f"Percentile bootstrap 95% interval of the mean (Efron & Tibshirani 1993), "
+            f"{config.n_bootstrap} resamples of the examples pooled over all seeds, numpy "
+            f"Generator seed {config.bootstrap_seed}. mean and ci_95 are at layer {last_layer}. "
+            "random_baseline is the expected rank under a uniformly random ranking, (d_vocab + 1) / 2. "
+            "noise_floor is the sample standard deviation of values_per_seed. effect_size is "
+            "Cohen's d of the per-example rank, shuffled control minus real, at the last layer."
+        ),
+        "alternative_explanations_not_ruled_out": [text.strip() for text in config.alternative_explanations],
+        "artifacts": [plot_path.relative_to(root).as_posix()],
+        "provenance": build_provenance(
+            script_path=config.script_path,
+            project_root=root,
+            run_id=log.run_id,
+            model_id=model_id,
+            weights_sha256=fingerprint,
+            dtype=config.dtype,
+            device=str(model.cfg.device),
+            duration_s=time.perf_counter() - started,
+        ),
+    }
+    results["provenance"]["prepend_bos"] = prepends_bos(model)
+    return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
+
+
+def _shuffled_control_ranks(model: Any, per_seed_examples: list, layer: int, seed: int) -> np.ndarray:
+    """Rank the correct tokens after permuting them across all examples, as a control."""
+    examples = [example for seed_examples, _ in per_seed_examples for example in seed_examples]
+    correct = np.array([example.correct_token for example in examples])
+    permuted = torch.tensor(np.random.default_rng(seed).permutation(correct))
+    ranks = []
+    offset = 0
+    for seed_examples, resid in per_seed_examples:
+        part = permuted[offset : offset + len(seed_examples)]
+        offset += len(seed_examples)
+        metrics = lens_metrics(model, {layer: resid[layer]}, seed_examples, correct_tokens=part)
+        ranks.append(metrics[PRIMARY_METRIC][layer])
+    return np.concatenate(ranks)
+
+
+def _effect_size(shuffled_ranks: np.ndarray, real_ranks: np.ndarray) -> float:
+    if shuffled_ranks.size < 2:
+        return 0.0
+    try:
+        return cohens_d(shuffled_ranks, real_ranks)
+    except ValueError:
+        # Zero variance with different means: report the raw difference of means instead.
+        return float(shuffled_ranks.mean() - real_ranks.mean())
+
+
+def _plot(root: Path, config: LogitLensConfig, layers: list[int], ranks: list[float], rank_ci: list[list[float]], log_prob: dict) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (rank_axis, log_prob_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    rank_axis.plot(layers, ranks, marker="o")
+    rank_axis.fill_between(layers, [lo for lo, _ in rank_ci], [hi for _, hi in rank_ci], alpha=0.25)
+    rank_axis.set_yscale("log")
+    rank_axis.set_xlabel("layer (residual stream entering the block)")
+    rank_axis.set_ylabel("mean rank of correct token (1 = top)")
+
+    log_prob_axis.plot(layers, log_prob["values_per_layer"], marker="o", color="tab:orange")
+    log_prob_axis.fill_between(
+        layers,
+        [lo for lo, _ in log_prob["ci_per_layer"]],
+        [hi for _, hi in log_prob["ci_per_layer"]],
+        alpha=0.25,
+        color="tab:orange",
+    )
+    log_prob_axis.set_xlabel("layer (residual stream entering the block)")
+    log_prob_axis.set_ylabel("mean log-prob of correct token")
+    figure.suptitle(f"Logit lens: {config.probe_id} (95% bootstrap CI)")
+    figure.tight_layout()
+
+    target = _resolve(config.results_dir, root) / f"{config.probe_id}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        figure.savefig(temp, format="png", dpi=120)
+        os.replace(temp, target)
+    finally:
+        plt.close(figure)
+        temp.unlink(missing_ok=True)
+    return target
