@@ -1,0 +1,43 @@
+package io.autoresearch.probe.cli;
+
+import io.autoresearch.probe.support.Console;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** The options every probe subcommand shares: the workspace root and how much to print. */
+public final class CommonOptions {
+    @Spec(Spec.Target.MIXEE)
+    private CommandSpec mixee;
+
+    @Option(names = "--root", paramLabel = "DIR",
+            description = "Folder that contains .research/ (default: the current folder).")
+    private Path root;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print only results and errors.")
+    private boolean quiet;
+
+    @Option(names = {"-v", "--verbose"},
+            description = "Also print each subprocess command line, elapsed times and stack traces of errors.")
+    private boolean verbose;
+
+    /** Returns the workspace root: {@code --root}, else the context's working folder. */
+    public Path root(ProbeContext context) {
+        return root == null ? context.workingDirectory() : context.workingDirectory().resolve(root).normalize();
+    }
+
+    public boolean verbose() {
+        return verbose;
+    }
+
+    /** Creates the console for this command, writing to the command line's out and err streams. */
+    public Console console() {
+        if (quiet && verbose) {
+            throw new CommandLine.ParameterException(mixee.commandLine(),
+                    "--quiet and --verbose cannot be used together; pick one");
+        }
+        return new Console(mixee.commandLine().getOut(), mixee.commandLine().getErr(), quiet, verbose);
+    }
+}

@@ -1,0 +1,23 @@
+package io.autoresearch.probe.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code auto-research probe}: groups setup, run and demo. */
+@Command(name = "probe",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Probe a language model's internals with generated, reproducible scripts.",
+        subcommands = {SetupCommand.class, DemoCommand.class})
+public final class ProbeCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: use setup, run or demo");
+    }
+}

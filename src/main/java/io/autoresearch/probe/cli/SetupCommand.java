@@ -1,0 +1,103 @@
+package io.autoresearch.probe.cli;
+
+import io.autoresearch.probe.setup.SetupOptions;
+import io.autoresearch.probe.setup.SetupResult;
+import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.support.ExitCode;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code auto-research probe setup}: scaffolds one probe into a research project. */
+@Command(name = "setup",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = {
+            "Scaffold a probe into .research/<slug>/code/: the scripts, the vendored runtime, the attention"
+                    + " extra, the cache and results folders.",
+            "Every input is checked before anything is written. Files you edited are kept unless --force is given.",
+            "Prints the paths of the intervention script and analysis/<slug>.py on stdout."
+        })
+final class SetupCommand implements Callable<Integer> {
+    private final ProbeContext context;
+
+    @Mixin
+    private CommonOptions common;
+
+    @Parameters(index = "0", paramLabel = "SLUG", description = "Research slug, the folder under .research/.")
+    private String slug;
+
+    @Option(names = "--intervention", required = true, paramLabel = "NAME",
+            description = "Intervention to scaffold; implemented: logit_lens.")
+    private String intervention;
+
+    @Option(names = "--model", paramLabel = "ID_OR_PATH", defaultValue = SetupOptions.DEFAULT_MODEL,
+            description = "Hugging Face model folder or hub id; a hub id must be in the local cache unless"
+                    + " --allow-download is given (default: ${DEFAULT-VALUE}).")
+    private String model;
+
+    @Option(names = "--allow-download",
+            description = "Accept a hub id that is not in the local Hugging Face cache; the script downloads it.")
+    private boolean allowDownload;
+
+    @Option(names = "--layers", paramLabel = "SPEC", defaultValue = SetupOptions.DEFAULT_LAYERS,
+            description = "Lens layers: all, a list such as 0,2,4 or a range such as 0-4; layer n_layers is the"
+                    + " final residual stream (default: ${DEFAULT-VALUE}).")
+    private String layers;
+
+    @Option(names = "--prompts", paramLabel = "FILE",
+            description = "Prompts JSONL file, one {\"prompt\": ..., \"answer\": ...} object per line; copied to"
+                    + " code/data/ (default: reuse code/data/prompts.jsonl).")
+    private Path prompts;
+
+    @Option(names = "--probe-id", paramLabel = "ID",
+            description = "Probe id, the results file name (default: logit_lens_layers_<first>_to_<last>).")
+    private String probeId;
+
+    @Option(names = "--n-examples", paramLabel = "N", defaultValue = "" + SetupOptions.DEFAULT_N_EXAMPLES,
+            description = "Examples per seed (default: ${DEFAULT-VALUE}; a result needs at least 64).")
+    private int nExamples;
+
+    @Option(names = "--seeds", paramLabel = "LIST", defaultValue = SetupOptions.DEFAULT_SEEDS,
+            description = "Comma-separated seeds (default: ${DEFAULT-VALUE}; a result needs at least 3).")
+    private String seeds;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = SetupOptions.DEFAULT_DTYPE,
+            description = "Torch dtype the model is loaded in: float32, float16, bfloat16 or float64"
+                    + " (default: ${DEFAULT-VALUE}).")
+    private String dtype;
+
+    @Option(names = "--hypothesis", paramLabel = "TEXT",
+            description = "Hypothesis the probe tests (default: the first one under '## Hypotheses' in"
+                    + " 04_EXPERIMENT_PLAN.md).")
+    private String hypothesis;
+
+    @Option(names = "--init", description = "Create code/ as a uv project with uv init when it has no pyproject.toml.")
+    private boolean init;
+
+    @Option(names = "--force", description = "Overwrite files you edited since the last setup.")
+    private boolean force;
+
+    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
+    private boolean noInstall;
+
+    SetupCommand(ProbeContext context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() {
+        Console console = common.console();
+        SetupOptions options = new SetupOptions(common.root(context), slug, intervention, model, layers,
+                prompts == null ? null : context.workingDirectory().resolve(prompts), probeId, nExamples, seeds,
+                dtype, hypothesis, init, force, noInstall, allowDownload);
+        SetupResult result = Services.setup(context, console, Map.of(), !noInstall).setup(options);
+        console.result(result.script().toString());
+        console.result(result.mainScript().toString());
+        return ExitCode.SUCCESS.code();
+    }
+}

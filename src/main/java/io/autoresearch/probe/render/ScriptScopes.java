@@ -1,0 +1,57 @@
+package io.autoresearch.probe.render;
+
+import java.util.List;
+
+/**
+ * The typed scopes of the three script templates. Field names are the template variable
+ * names. Every {@code *Literal} field holds a Python literal from {@link PythonLiteral}; the
+ * other fields hold values validated by a pattern (slug, package, dates, versions, integers).
+ */
+public final class ScriptScopes {
+    private ScriptScopes() {
+    }
+
+    /** Scope of {@code probe.py.mustache}, the thin wrapper module {@code src/<pkg>/probe.py}. */
+    public record ProbeModule(String slug, String _package, String tool_version, String generated_on) {
+        /** The template variable {@code package}, a Java keyword, so the component is renamed. */
+        public String getPackage() {
+            return _package;
+        }
+    }
+
+    /** Scope of {@code logit_lens.py.mustache}, one logit-lens script. */
+    public record LogitLensScript(
+            String slug,
+            String _package,
+            String tool_version,
+            String generated_on,
+            String probe_id_literal,
+            String model_id_literal,
+            String prompts_path_literal,
+            String layers_literal,
+            int n_examples,
+            String seeds_literal,
+            String dtype_literal,
+            String hypothesis_literal) {
+        public String getPackage() {
+            return _package;
+        }
+    }
+
+    /** Scope of {@code main.py.mustache}, the hypothesis script {@code analysis/<slug>.py}. */
+    public record MainScript(
+            String slug,
+            String _package,
+            String tool_version,
+            String generated_on,
+            String hypothesis_literal,
+            List<ProbeEntry> probes) {
+        public String getPackage() {
+            return _package;
+        }
+    }
+
+    /** One probe listed in the hypothesis script. */
+    public record ProbeEntry(String script_literal, String probe_id_literal) {
+    }
+}

@@ -1,0 +1,59 @@
+package io.autoresearch.probe.setup;
+
+import io.autoresearch.probe.support.ProbeException;
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/** The six interventions of the product, named as in the results-file schema. */
+public enum Intervention {
+    LOGIT_LENS("logit_lens", true),
+    ATTENTION_PATTERN("attention_pattern", false),
+    ACTIVATION_PATCHING("activation_patching", false),
+    PATH_PATCHING("path_patching", false),
+    PROBING("probing", false),
+    SAE_FEATURE_LOOKUP("sae_feature_lookup", false);
+
+    private final String id;
+    private final boolean implemented;
+
+    Intervention(String id, boolean implemented) {
+        this.id = id;
+        this.implemented = implemented;
+    }
+
+    /** The name used on the command line, in script names and in results files. */
+    public String id() {
+        return id;
+    }
+
+    public boolean implemented() {
+        return implemented;
+    }
+
+    /**
+     * Parses an intervention name and checks that setup can scaffold it. Both an unknown name
+     * and a known one without a template yet are usage errors that name the value.
+     */
+    public static Intervention parseImplemented(String value) {
+        for (Intervention intervention : values()) {
+            if (intervention.id.equals(value)) {
+                if (!intervention.implemented) {
+                    throw ProbeException.usage("intervention '" + value + "' is not implemented yet;"
+                            + " implemented: " + implementedIds());
+                }
+                return intervention;
+            }
+        }
+        throw ProbeException.usage("unknown intervention '" + value + "'; known interventions: "
+                + allIds() + " (implemented: " + implementedIds() + ")");
+    }
+
+    static String allIds() {
+        return Arrays.stream(values()).map(Intervention::id).collect(Collectors.joining(", "));
+    }
+
+    static String implementedIds() {
+        return Arrays.stream(values()).filter(Intervention::implemented).map(Intervention::id)
+                .collect(Collectors.joining(", "));
+    }
+}

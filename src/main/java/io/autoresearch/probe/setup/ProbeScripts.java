@@ -1,0 +1,107 @@
+package io.autoresearch.probe.setup;
+
+import io.autoresearch.probe.render.PythonLiteral;
+import io.autoresearch.probe.render.ScriptScopes;
+import io.autoresearch.probe.render.TemplateRenderer;
+import java.time.LocalDate;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Renders the three scripts of a probe project from validated inputs: the wrapper module
+ * {@code src/<pkg>/probe.py}, one logit-lens script and the hypothesis script
+ * {@code analysis/<slug>.py}. Setup and the demo's golden-file helper share it, so the
+ * committed demo scripts are exactly what setup writes.
+ */
+public final class ProbeScripts {
+    private static final DateTimeFormatter SCRIPT_DATE = DateTimeFormatter.BASIC_ISO_DATE;
+    private static final Pattern DATED_SCRIPT = Pattern.compile("^analysis/[a-z_]+_(\\d{8})\\.py$");
+
+    private final TemplateRenderer renderer;
+
+    public ProbeScripts(TemplateRenderer renderer) {
+        this.renderer = renderer;
+    }
+
+    /**
+     * The validated inputs of one logit-lens script.
+     *
+     * @param modelId the hub id, a path relative to code/ or an absolute path
+     * @param promptsPath the prompts file relative to code/
+     * @param layers the lens layers, or null for all
+     */
+    public record LogitLensInputs(
+            String slug,
+            String packageName,
+            String toolVersion,
+            LocalDate generatedOn,
+            String probeId,
+            String modelId,
+            String promptsPath,
+            List<Integer> layers,
+            int nExamples,
+            List<Integer> seeds,
+            String dtype,
+            String hypothesis) {
+    }
+
+    /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
+    public static String scriptPath(Intervention intervention, LocalDate date) {
+        return "analysis/" + intervention.id() + "_" + SCRIPT_DATE.format(date) + ".py";
+    }
+
+    /** Returns the date in a dated script name such as {@code analysis/logit_lens_20261204.py}, if any. */
+    public static Optional<LocalDate> dateOfScript(String scriptPath) {
+        Matcher matcher = DATED_SCRIPT.matcher(scriptPath);
+        if (!matcher.matches()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(LocalDate.parse(matcher.group(1), SCRIPT_DATE));
+        } catch (DateTimeParseException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Returns the path of the hypothesis script relative to code/, {@code analysis/<slug>.py}. */
+    public static String mainScriptPath(String slug) {
+        return "analysis/" + slug + ".py";
+    }
+
+    public String probeModule(String slug, String packageName, String toolVersion, LocalDate generatedOn) {
+        return renderer.render("probe.py.mustache",
+                new ScriptScopes.ProbeModule(slug, packageName, toolVersion, generatedOn.toString()));
+    }
+
+    public String logitLensScript(LogitLensInputs inputs) {
+        return renderer.render("logit_lens.py.mustache", new ScriptScopes.LogitLensScript(
+                inputs.slug(),
+                inputs.packageName(),
+                inputs.toolVersion(),
+                inputs.generatedOn().toString(),
+                PythonLiteral.of(inputs.probeId()),
+                PythonLiteral.of(inputs.modelId()),
+                PythonLiteral.of(inputs.promptsPath()),
+                PythonLiteral.ofInts(inputs.layers()),
+                inputs.nExamples(),
+                PythonLiteral.ofInts(inputs.seeds()),
+                PythonLiteral.of(inputs.dtype()),
+                PythonLiteral.of(inputs.hypothesis())));
+    }
+
+    /** Renders {@code analysis/<slug>.py}, which lists every probe of the project. */
+    public String mainScript(String slug, String packageName, String toolVersion, LocalDate generatedOn,
+            String hypothesis, List<Manifest.ProbeEntry> probes) {
+        List<ScriptScopes.ProbeEntry> entries = new ArrayList<>();
+        for (Manifest.ProbeEntry probe : probes) {
+            entries.add(new ScriptScopes.ProbeEntry(PythonLiteral.of(probe.script()), PythonLiteral.of(probe.probeId())));
+        }
+        return renderer.render("main.py.mustache", new ScriptScopes.MainScript(
+                slug, packageName, toolVersion, generatedOn.toString(), PythonLiteral.of(hypothesis), entries));
+    }
+}

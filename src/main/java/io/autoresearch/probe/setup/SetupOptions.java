@@ -1,0 +1,46 @@
+package io.autoresearch.probe.setup;
+
+import java.nio.file.Path;
+
+/**
+ * The inputs of {@code probe setup}, as given on the command line and not yet validated.
+ *
+ * @param root the folder that contains {@code .research/}
+ * @param slug the research slug
+ * @param intervention the intervention name, such as {@code logit_lens}
+ * @param model a Hugging Face model folder or hub id
+ * @param layers the layer spec: {@code all}, {@code 0,2,4} or {@code 0-4}
+ * @param prompts the prompts JSONL file, or null to reuse {@code code/data/prompts.jsonl}
+ * @param probeId the probe id, or null for {@code logit_lens_layers_<first>_to_<last>}
+ * @param nExamples the number of examples per seed
+ * @param seeds comma-separated integer seeds, such as {@code 0,1,2}
+ * @param dtype the torch dtype name the model is loaded in
+ * @param hypothesis the hypothesis text, or null to read it from 04_EXPERIMENT_PLAN.md
+ * @param init whether to create code/ with uv init when it has no pyproject.toml
+ * @param force whether to overwrite files a person edited
+ * @param noInstall whether installing uv is forbidden when it is missing
+ * @param allowDownload whether a hub model that is not in the local cache is accepted
+ */
+public record SetupOptions(
+        Path root,
+        String slug,
+        String intervention,
+        String model,
+        String layers,
+        Path prompts,
+        String probeId,
+        int nExamples,
+        String seeds,
+        String dtype,
+        String hypothesis,
+        boolean init,
+        boolean force,
+        boolean noInstall,
+        boolean allowDownload) {
+
+    public static final String DEFAULT_MODEL = "gpt2";
+    public static final String DEFAULT_LAYERS = "all";
+    public static final int DEFAULT_N_EXAMPLES = 64;
+    public static final String DEFAULT_SEEDS = "0,1,2";
+    public static final String DEFAULT_DTYPE = "float32";
+}

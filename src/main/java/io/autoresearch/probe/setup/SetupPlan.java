@@ -1,0 +1,47 @@
+package io.autoresearch.probe.setup;
+
+import io.autoresearch.probe.workspace.Workspace;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.List;
+
+/**
+ * A validated setup: everything setup will do, decided before anything is written.
+ *
+ * @param needsInit whether code/ has no pyproject.toml yet, so uv init must run first
+ * @param packageName the import name of the project package
+ * @param model the resolved model
+ * @param modelId the model as the script names it: a hub id, a path relative to code/ or an absolute path
+ * @param lensLayers the layers recorded in the manifest, or null when unknown (hub model not cached)
+ * @param scriptLayers the layers the script receives, or null for all
+ * @param promptsSource the prompts file to copy
+ * @param promptsPath the copy's path relative to code/, such as {@code data/prompts.jsonl}
+ * @param scriptPath the intervention script relative to code/; reused from the manifest for a known probe id
+ * @param generatedOn the date written into the rendered scripts: the date in the script name
+ * @param created the first-setup instant of this probe, kept across re-runs
+ * @param manifest the manifest as read before this setup
+ */
+public record SetupPlan(
+        Workspace workspace,
+        Intervention intervention,
+        boolean needsInit,
+        String packageName,
+        ResolvedModel model,
+        String modelId,
+        List<Integer> lensLayers,
+        List<Integer> scriptLayers,
+        Path promptsSource,
+        String promptsPath,
+        int promptCount,
+        String probeId,
+        int nExamples,
+        List<Integer> seeds,
+        String dtype,
+        String hypothesis,
+        String scriptPath,
+        LocalDate generatedOn,
+        Instant created,
+        Manifest manifest,
+        boolean force) {
+}

@@ -1,0 +1,143 @@
+package io.autoresearch.probe.setup;
+
+import io.autoresearch.probe.render.TemplateRenderer;
+import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.support.ExitCode;
+import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.workspace.Workspace;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Scaffolds a probe into a research project. It validates every input first. Then it creates
+ * the uv project if asked, declares the attention extra, vendors the Python runtime, copies
+ * the prompts and renders the scripts. Last it creates the cache and results folders and
+ * records every file in the manifest. Files a person edited are kept unless {@code --force}
+ * is given.
+ */
+public final class SetupService {
+    /** The classpath folder of the Python runtime that is vendored into each project. */
+    public static final String RUNTIME_RESOURCE = "python/auto_research_probe";
+    /** The vendored runtime's package name inside {@code src/<pkg>/}. */
+    public static final String RUNTIME_PACKAGE = "probe_runtime";
+
+    private final SetupValidator validator;
+    private final ProjectTool projectTool;
+    private final ProbeScripts scripts;
+    private final Console console;
+    private final String toolVersion;
+
+    public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
+            Console console, String toolVersion) {
+        this.validator = validator;
+        this.projectTool = projectTool;
+        this.scripts = new ProbeScripts(renderer);
+        this.console = console;
+        this.toolVersion = toolVersion;
+    }
+
+    /** Validates {@code options}, then applies them; nothing is written when validation fails. */
+    public SetupResult setup(SetupOptions options) {
+        SetupPlan plan = validator.validate(options);
+        // Render before any write so that a template problem also leaves the workspace untouched.
+        Map<String, byte[]> scriptFiles = renderScripts(plan);
+        Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());
+        Workspace workspace = plan.workspace();
+
+        if (plan.needsInit()) {
+            projectTool.init(workspace.codeDir(), workspace.slug().value());
+            String initialised = workspace.packageName();
+            if (!initialised.equals(plan.packageName())) {
+                throw new ProbeException(ExitCode.ENVIRONMENT, "uv init created package '" + initialised
+                        + "' but setup expected '" + plan.packageName() + "'; check " + workspace.pyproject());
+            }
+        }
+        declareAttentionExtra(workspace);
+
+        Map<String, byte[]> files = new LinkedHashMap<>(runtimeFiles);
+        files.put(plan.promptsPath(), readBytes(plan.promptsSource()));
+        files.putAll(scriptFiles);
+        ManagedFiles.Applied applied = ManagedFiles.apply(workspace, plan.manifest(), files, plan.force(), toolVersion);
+        for (ManagedFiles.Outcome outcome : applied.outcomes()) {
+            console.info(outcome.line());
+        }
+
+        createFolder(workspace.activationCacheDir());
+        createFolder(workspace.resultsDir());
+        ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan));
+
+        SetupResult result = new SetupResult(plan, applied.outcomes(),
+                workspace.resolveInCode(plan.scriptPath()),
+                workspace.resolveInCode(ProbeScripts.mainScriptPath(workspace.slug().value())));
+        if (result.skippedCount() > 0) {
+            console.warn(result.skippedCount() + " edited file(s) kept; run setup with --force to overwrite them");
+        }
+        return result;
+    }
+
+    /** Renders probe.py, the intervention script and analysis/<slug>.py, keyed by path relative to code/. */
+    private Map<String, byte[]> renderScripts(SetupPlan plan) {
+        String slug = plan.workspace().slug().value();
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put("src/" + plan.packageName() + "/probe.py",
+                utf8(scripts.probeModule(slug, plan.packageName(), toolVersion, plan.generatedOn())));
+        files.put(plan.scriptPath(), utf8(scripts.logitLensScript(new ProbeScripts.LogitLensInputs(
+                slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(), plan.modelId(),
+                plan.promptsPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
+                plan.hypothesis()))));
+        List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
+        files.put(ProbeScripts.mainScriptPath(slug), utf8(scripts.mainScript(
+                slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.hypothesis(), probes)));
+        return files;
+    }
+
+    private static Manifest withThisProbe(Manifest manifest, SetupPlan plan) {
+        return manifest.withProbe(new Manifest.ProbeEntry(plan.probeId(), plan.intervention().id(),
+                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString()));
+    }
+
+    private static Map<String, byte[]> runtimeFiles(String packageName) {
+        Map<String, byte[]> vendored = new LinkedHashMap<>();
+        String prefix = "src/" + packageName + "/" + RUNTIME_PACKAGE + "/";
+        ResourceTree.read(SetupService.class.getClassLoader(), RUNTIME_RESOURCE)
+                .forEach((relative, content) -> vendored.put(prefix + relative, content));
+        return vendored;
+    }
+
+    /** Runs uv add for the attention extra unless the project already declares exactly these pins. */
+    private void declareAttentionExtra(Workspace workspace) {
+        List<String> pins = AttentionExtra.packagedPins();
+        List<String> current = AttentionExtra.projectPins(workspace.pyproject());
+        if (AttentionExtra.sameRequirements(pins, current)) {
+            console.verbose("the " + AttentionExtra.EXTRA + " extra already has the packaged pins; skipping uv add");
+            return;
+        }
+        projectTool.addOptional(workspace.codeDir(), AttentionExtra.EXTRA, pins);
+    }
+
+    private static void createFolder(Path folder) {
+        try {
+            Files.createDirectories(folder);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not create " + folder, e);
+        }
+    }
+
+    private static byte[] readBytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw ProbeException.usage("cannot read " + file + ": " + e.getMessage());
+        }
+    }
+
+    private static byte[] utf8(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,221 @@
+package io.autoresearch.probe.setup;
+
+import io.autoresearch.probe.render.PythonLiteral;
+import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.workspace.Slug;
+import io.autoresearch.probe.workspace.Workspace;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Checks every setup input and turns it into a {@link SetupPlan}, reading but never writing.
+ * Each problem is a usage error whose message names the value and the fix, so a failed setup
+ * leaves the workspace exactly as it was.
+ */
+public final class SetupValidator {
+    public static final Pattern PROBE_ID = Pattern.compile("^[a-z0-9][a-z0-9_]{0,79}$");
+    /** The torch dtypes a model can be loaded in; names as torch spells them. */
+    public static final List<String> DTYPES = List.of("float32", "float16", "bfloat16", "float64");
+    /** The prompts file reused when {@code --prompts} is not given. */
+    public static final String DEFAULT_PROMPTS = "data/prompts.jsonl";
+
+    private final ModelResolver modelResolver;
+    private final Clock clock;
+    private final String toolVersion;
+
+    public SetupValidator(ModelResolver modelResolver, Clock clock, String toolVersion) {
+        this.modelResolver = modelResolver;
+        this.clock = clock;
+        this.toolVersion = toolVersion;
+    }
+
+    /** Validates {@code options} and returns the plan; throws a usage error on the first problem. */
+    public SetupPlan validate(SetupOptions options) {
+        Slug slug = Slug.parse(options.slug());
+        Workspace workspace = new Workspace(options.root(), slug);
+        Intervention intervention = Intervention.parseImplemented(options.intervention());
+        boolean needsInit = checkProject(workspace, options.init());
+
+        String packageName = needsInit ? slug.toPackageName() : workspace.packageName();
+        checkText("--model", options.model());
+        ResolvedModel model = modelResolver.resolve(options.model(), options.allowDownload());
+        LayerSpec layerSpec = LayerSpec.parse(options.layers());
+        List<Integer> lensLayers = layerSpec.resolve(model.nLayers(), model.displayName());
+        List<Integer> scriptLayers = layerSpec.isAll() ? null : layerSpec.layers();
+
+        Path promptsSource = promptsSource(workspace, options.prompts());
+        int promptCount = PromptsFile.validate(promptsSource);
+        String promptsPath = "data/" + promptsSource.getFileName();
+
+        String probeId = probeId(options.probeId(), intervention, lensLayers);
+        int nExamples = checkExampleCount(options.nExamples());
+        List<Integer> seeds = parseSeeds(options.seeds());
+        String dtype = checkDtype(options.dtype());
+        String hypothesis = hypothesis(options.hypothesis(), workspace);
+
+        Manifest manifest = ManifestStore.read(workspace.manifest(), toolVersion);
+        Optional<Manifest.ProbeEntry> existing = manifest.probe(probeId);
+        LocalDate today = LocalDate.now(clock);
+        String scriptPath = existing.map(Manifest.ProbeEntry::script)
+                .orElse(ProbeScripts.scriptPath(intervention, today));
+        LocalDate generatedOn = ProbeScripts.dateOfScript(scriptPath).orElse(today);
+        Instant created = existing.map(entry -> parseInstant(entry.created()))
+                .orElse(Instant.now(clock).truncatedTo(ChronoUnit.SECONDS));
+
+        checkTargets(workspace, packageName, scriptPath, promptsPath);
+        return new SetupPlan(workspace, intervention, needsInit, packageName, model,
+                modelIdForScript(workspace, model), lensLayers, scriptLayers, promptsSource, promptsPath,
+                promptCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
+                manifest, options.force());
+    }
+
+    /** Returns whether uv init must run; rejects a missing project without {@code --init}. */
+    private static boolean checkProject(Workspace workspace, boolean init) {
+        Path codeDir = workspace.codeDir();
+        if (Files.exists(codeDir) && !Files.isDirectory(codeDir)) {
+            throw ProbeException.usage(codeDir + " exists but is not a folder; move it away and run setup again");
+        }
+        workspace.checkInside(codeDir);
+        boolean hasProject = Files.isRegularFile(workspace.pyproject());
+        if (!hasProject && !init) {
+            String problem = Files.isDirectory(codeDir) ? "has no pyproject.toml" : "does not exist";
+            throw ProbeException.usage("research project " + codeDir + " " + problem
+                    + "; pass --init to create it with uv init");
+        }
+        return !hasProject;
+    }
+
+    private static Path promptsSource(Workspace workspace, Path prompts) {
+        if (prompts != null) {
+            return prompts.toAbsolutePath().normalize();
+        }
+        Path reused = workspace.codeDir().resolve(DEFAULT_PROMPTS);
+        if (Files.isRegularFile(reused)) {
+            return reused;
+        }
+        throw ProbeException.usage("missing --prompts: pass a JSONL file with one {\"prompt\": ..., \"answer\": ...}"
+                + " object per line (setup copies it to code/" + DEFAULT_PROMPTS + " and reuses it next time)");
+    }
+
+    private static String probeId(String requested, Intervention intervention, List<Integer> layers) {
+        String probeId = requested;
+        if (probeId == null) {
+            probeId = layers == null || layers.isEmpty()
+                    ? intervention.id() + "_layers_all"
+                    : intervention.id() + "_layers_" + layers.get(0) + "_to_" + layers.get(layers.size() - 1);
+        }
+        if (!PROBE_ID.matcher(probeId).matches()) {
+            throw ProbeException.usage("invalid --probe-id '" + probeId + "': use 1 to 80 lower-case letters,"
+                    + " digits and '_', starting with a letter or digit (" + PROBE_ID.pattern() + ")");
+        }
+        return probeId;
+    }
+
+    private static int checkExampleCount(int nExamples) {
+        if (nExamples < 1) {
+            throw ProbeException.usage("invalid --n-examples " + nExamples + ": use a positive number of examples"
+                    + " per seed (a result needs at least 64)");
+        }
+        return nExamples;
+    }
+
+    /** Parses {@code --seeds} such as {@code 0,1,2}: distinct non-negative integers. */
+    static List<Integer> parseSeeds(String text) {
+        String spec = text == null ? "" : text.trim();
+        List<Integer> seeds = new ArrayList<>();
+        Set<Integer> seen = new HashSet<>();
+        for (String item : spec.split(",", -1)) {
+            String digits = item.trim();
+            if (digits.isEmpty() || !digits.chars().allMatch(ch -> ch >= '0' && ch <= '9') || digits.length() > 9) {
+                throw ProbeException.usage("invalid --seeds '" + text + "': '" + digits
+                        + "' is not a non-negative integer; use a list such as 0,1,2");
+            }
+            int seed = Integer.parseInt(digits);
+            if (!seen.add(seed)) {
+                throw ProbeException.usage("invalid --seeds '" + text + "': seed " + seed + " appears twice");
+            }
+            seeds.add(seed);
+        }
+        return seeds;
+    }
+
+    private static String checkDtype(String dtype) {
+        if (!DTYPES.contains(dtype)) {
+            throw ProbeException.usage("invalid --dtype '" + dtype + "'; use one of " + String.join(", ", DTYPES));
+        }
+        return dtype;
+    }
+
+    private static String hypothesis(String requested, Workspace workspace) {
+        if (requested != null) {
+            if (requested.isBlank()) {
+                throw ProbeException.usage("empty --hypothesis: state a falsifiable hypothesis, or omit the option"
+                        + " to read it from 04_EXPERIMENT_PLAN.md");
+            }
+            checkText("--hypothesis", requested);
+            return requested;
+        }
+        String fromPlan = ExperimentPlan.firstHypothesis(workspace.experimentPlan());
+        if (fromPlan != null) {
+            checkText("the first hypothesis in " + workspace.experimentPlan(), fromPlan);
+            return fromPlan;
+        }
+        return ExperimentPlan.NO_HYPOTHESIS;
+    }
+
+    private static void checkText(String source, String text) {
+        if (text == null) {
+            return;
+        }
+        int index = PythonLiteral.indexOfLoneSurrogate(text);
+        if (index >= 0) {
+            throw ProbeException.usage(String.format("invalid %s: it contains a lone UTF-16 surrogate U+%04X at"
+                    + " index %d, which is not a Unicode character; remove it", source, (int) text.charAt(index), index));
+        }
+    }
+
+    /** Names a local folder inside code/ relative to code/, so the project can move; others stay absolute. */
+    private static String modelIdForScript(Workspace workspace, ResolvedModel model) {
+        if (!model.isLocal()) {
+            return model.hubId();
+        }
+        if (workspace.isInsideCode(model.localFolder())) {
+            return workspace.relativeToCode(model.localFolder());
+        }
+        return model.localFolder().toString();
+    }
+
+    /** Checks, before anything is written, that no target path leads out of the workspace. */
+    private static void checkTargets(Workspace workspace, String packageName, String scriptPath, String promptsPath) {
+        for (String relative : List.of(
+                "src/" + packageName + "/probe.py",
+                "src/" + packageName + "/probe_runtime/__init__.py",
+                scriptPath,
+                ProbeScripts.mainScriptPath(workspace.slug().value()),
+                promptsPath,
+                "cache/activations",
+                "results/probe",
+                ".auto-research/manifest.json")) {
+            workspace.resolveInCode(relative);
+        }
+    }
+
+    private static Instant parseInstant(String text) {
+        try {
+            return Instant.parse(text);
+        } catch (RuntimeException e) {
+            throw ProbeException.usage("invalid 'created' value '" + text + "' in the setup manifest;"
+                    + " use an ISO 8601 instant such as 2026-12-04T10:00:00Z");
+        }
+    }
+}
