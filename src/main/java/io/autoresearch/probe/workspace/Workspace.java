@@ -123,7 +123,8 @@ public final class Workspace {
         while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
             existing = existing.getParent();
         }
-        if (existing == null) {
+        if (existing == null || !existing.startsWith(researchDir)) {
+            // Nothing inside the research folder exists yet, so no link there can lead out.
             return normalised;
         }
         if (Files.isSymbolicLink(existing) && !Files.exists(existing)) {

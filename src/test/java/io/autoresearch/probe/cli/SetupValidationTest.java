@@ -1,0 +1,155 @@
+package io.autoresearch.probe.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.autoresearch.probe.setup.Fixtures;
+import io.autoresearch.probe.support.ExitCode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Each bad input: exit code USAGE, a message naming the value, and a workspace left exactly as
+ * it was (the tree under the root is compared before and after).
+ */
+class SetupValidationTest {
+    @TempDir
+    Path root;
+
+    private Path model;
+    private Path prompts;
+
+    @BeforeEach
+    void createInputs() throws IOException {
+        Fixtures.project(root, "lens-study", "lens-study");
+        model = Fixtures.modelFolder(root.resolve("models").resolve("tiny"), 2);
+        prompts = Fixtures.promptsFile(root.resolve("inputs").resolve("prompts.jsonl"));
+    }
+
+    static Stream<Arguments> badInputs() {
+        return Stream.of(
+                Arguments.of("slug with parent path", List.of("../x"), "'../x'"),
+                Arguments.of("slug upper case", List.of("A"), "'A'"),
+                Arguments.of("slug of 60 characters", List.of("a".repeat(60)), "60 characters"),
+                Arguments.of("unknown intervention", List.of("lens-study", "--intervention", "lens"),
+                        "unknown intervention 'lens'"),
+                Arguments.of("intervention not implemented", List.of("lens-study", "--intervention", "path_patching"),
+                        "intervention 'path_patching' is not implemented yet"),
+                Arguments.of("missing workspace without init", List.of("other-study"), "pass --init"),
+                Arguments.of("model path missing", List.of("lens-study", "--model", "./no/such/model"),
+                        "model path './no/such/model' does not exist"),
+                Arguments.of("hub id not cached", List.of("lens-study", "--model", "org/not-cached"),
+                        "model 'org/not-cached' is not in the local Hugging Face cache"),
+                Arguments.of("layer above final stream", List.of("lens-study", "--layers", "0,3"),
+                        "layer 3 is out of range"),
+                Arguments.of("layer spec malformed", List.of("lens-study", "--layers", "0-x"),
+                        "invalid --layers '0-x'"),
+                Arguments.of("layer range backwards", List.of("lens-study", "--layers", "2-0"),
+                        "range '2-0' runs backwards"),
+                Arguments.of("prompts invalid JSON", List.of("lens-study", "--prompts", "BAD_JSON"), "line 2"),
+                Arguments.of("prompts missing prompt key", List.of("lens-study", "--prompts", "NO_PROMPT"),
+                        "line 1: missing key \"prompt\""),
+                Arguments.of("prompts file missing", List.of("lens-study", "--prompts", "/no/such/prompts.jsonl"),
+                        "'/no/such/prompts.jsonl' does not exist"),
+                Arguments.of("probe id with upper case", List.of("lens-study", "--probe-id", "Lens"),
+                        "invalid --probe-id 'Lens'"),
+                Arguments.of("zero examples", List.of("lens-study", "--n-examples", "0"), "invalid --n-examples 0"),
+                Arguments.of("seeds not integers", List.of("lens-study", "--seeds", "0,one"), "'one'"),
+                Arguments.of("seeds repeated", List.of("lens-study", "--seeds", "1,1"), "seed 1 appears twice"),
+                Arguments.of("dtype unknown", List.of("lens-study", "--dtype", "float8"), "invalid --dtype 'float8'"),
+                Arguments.of("hypothesis blank", List.of("lens-study", "--hypothesis", " "), "empty --hypothesis"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badInputs")
+    void badInputExitsUsageAndWritesNothing(String label, List<String> arguments, String expectedMessage)
+            throws IOException {
+        Path badJson = root.resolve("inputs").resolve("bad.jsonl");
+        Files.writeString(badJson, "{\"prompt\": \"ok\"}\n{\"prompt\": \n", StandardCharsets.UTF_8);
+        Path noPrompt = root.resolve("inputs").resolve("no-prompt.jsonl");
+        Files.writeString(noPrompt, "{\"text\": \"ok\"}\n", StandardCharsets.UTF_8);
+
+        List<String> args = new ArrayList<>(List.of("probe", "setup"));
+        for (String argument : arguments) {
+            args.add(argument.replace("BAD_JSON", badJson.toString()).replace("NO_PROMPT", noPrompt.toString()));
+        }
+        if (!arguments.contains("--intervention")) {
+            args.addAll(List.of("--intervention", "logit_lens"));
+        }
+        if (!arguments.contains("--model")) {
+            args.addAll(List.of("--model", model.toString()));
+        }
+        if (!arguments.contains("--prompts")) {
+            args.addAll(List.of("--prompts", prompts.toString()));
+        }
+        args.addAll(List.of("--root", root.toString()));
+        Map<String, String> before = Fixtures.tree(root);
+
+        CliRun run = CliRun.execute(root, args.toArray(String[]::new));
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains(expectedMessage), "expected '" + expectedMessage + "' in: " + run.err());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertEquals("", run.out());
+        assertEquals(before, Fixtures.tree(root));
+    }
+
+    @Test
+    void notImplementedListsImplemented() {
+        CliRun run = CliRun.execute(root, "probe", "setup", "lens-study", "--intervention", "probing",
+                "--model", model.toString(), "--prompts", prompts.toString(), "--root", root.toString());
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode());
+        assertTrue(run.err().contains("implemented: logit_lens"), run.err());
+    }
+
+    @Test
+    void unknownInterventionListsAllSix() {
+        CliRun run = CliRun.execute(root, "probe", "setup", "lens-study", "--intervention", "lens",
+                "--model", model.toString(), "--prompts", prompts.toString(), "--root", root.toString());
+
+        for (String name : List.of("logit_lens", "attention_pattern", "activation_patching", "path_patching",
+                "probing", "sae_feature_lookup")) {
+            assertTrue(run.err().contains(name), name + " missing from: " + run.err());
+        }
+    }
+
+    @Test
+    void missingCodeFolderIsNotCreated() {
+        CliRun run = CliRun.execute(root, "probe", "setup", "new-study", "--intervention", "logit_lens",
+                "--model", model.toString(), "--prompts", prompts.toString(), "--root", root.toString());
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode());
+        assertTrue(Files.notExists(root.resolve(".research").resolve("new-study")));
+    }
+
+    @Test
+    void symlinkOutOfWorkspaceIsRejected() throws IOException {
+        Path outside = Files.createDirectories(root.resolve("outside"));
+        Path code = root.resolve(".research").resolve("lens-study").resolve("code");
+        Files.createSymbolicLink(code.resolve("analysis"), outside);
+        Map<String, String> before = Fixtures.tree(root);
+
+        CliRun run = CliRun.execute(root, "probe", "setup", "lens-study", "--intervention", "logit_lens",
+                "--model", model.toString(), "--prompts", prompts.toString(), "--root", root.toString());
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("outside the workspace"), run.err());
+        assertEquals(before, Fixtures.tree(root));
+        try (Stream<Path> files = Files.list(outside)) {
+            assertEquals(0, files.count());
+        }
+    }
+}
