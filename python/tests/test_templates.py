@@ -1,0 +1,136 @@
+"""Render the Mustache templates into a research-project layout and run the scripts.
+
+The renderer here covers only the subset the templates use: `{{name}}` variables,
+one `{{#probes}}...{{/probes}}` list section and standalone `{{! ... }}` comment
+lines. The Java renderer is the real one; this checks the templates themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO_ROOT / "templates"
+RUNTIME = REPO_ROOT / "python" / "auto_research_probe"
+PACKAGE = "tiny_study"
+
+
+def render(template: str, values: dict) -> str:
+    template = re.sub(r"^\{\{![^}]*\}\}\n", "", template, flags=re.MULTILINE)
+
+    def section(match: re.Match) -> str:
+        body = match.group(2).lstrip("\n")
+        return "".join(render(body, {**values, **item}) for item in values[match.group(1)])
+
+    template = re.sub(r"^\{\{#(\w+)\}\}\n(.*?)^\{\{/\1\}\}\n", section, template, flags=re.MULTILINE | re.DOTALL)
+
+    def variable(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"template variable {name!r} has no value")
+        return str(values[name])
+
+    # Substitution is one pass, so "{{" inside a rendered literal is left alone.
+    return re.sub(r"\{\{(\w+)\}\}", variable, template)
+
+
+COMMON = {"slug": "tiny-study", "package": PACKAGE, "tool_version": "0.1.0", "generated_on": "2026-12-04"}
+HOSTILE_HYPOTHESIS = 'Layer 1 """predicts""" the \\ answer\n{{slug}} \u2028 end'
+
+
+def make_project(root: Path, model_dir: Path) -> Path:
+    code = root / "code"
+    package_dir = code / "src" / PACKAGE
+    shutil.copytree(RUNTIME, package_dir / "probe_runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    (package_dir / "__init__.py").write_text("", encoding="utf-8")
+    (package_dir / "probe.py").write_text(render((TEMPLATES / "probe.py.mustache").read_text(), COMMON), encoding="utf-8")
+
+    shutil.copytree(model_dir, code / "models" / "tiny")
+    (code / "data").mkdir()
+    words = ["cat", "dog", "bird", "tree", "mat", "house"]
+    lines = [json.dumps({"prompt": f"the {words[i % 6]} sat on the {words[(i // 6) % 6]}", "answer": "and"}) for i in range(36)]
+    (code / "data" / "prompts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    lens_values = {
+        **COMMON,
+        "probe_id_literal": repr("logit_lens_tiny"),
+        "model_id_literal": repr("models/tiny"),
+        "prompts_path_literal": repr("data/prompts.jsonl"),
+        "layers_literal": "None",
+        "n_examples": 12,
+        "seeds_literal": "[0, 1, 2]",
+        "dtype_literal": repr("float32"),
+        "hypothesis_literal": repr(HOSTILE_HYPOTHESIS),
+    }
+    (code / "analysis").mkdir()
+    (code / "analysis" / "logit_lens_20261204.py").write_text(
+        render((TEMPLATES / "logit_lens.py.mustache").read_text(), lens_values), encoding="utf-8"
+    )
+    main_values = {
+        **COMMON,
+        "hypothesis_literal": repr(HOSTILE_HYPOTHESIS),
+        "probes": [{"script_literal": repr("analysis/logit_lens_20261204.py"), "probe_id_literal": repr("logit_lens_tiny")}],
+    }
+    (code / "analysis" / "tiny-study.py").write_text(
+        render((TEMPLATES / "main.py.mustache").read_text(), main_values), encoding="utf-8"
+    )
+    return code
+
+
+def test_render_subset_sections_and_comments():
+    rendered = render("{{! note }}\nA {{x}}\n{{#probes}}\n- {{y}}\n{{/probes}}\nend\n", {"x": 1, "probes": [{"y": 2}, {"y": 3}]})
+    assert rendered == "A 1\n- 2\n- 3\nend\n"
+
+
+def test_templates_render_and_compile(tmp_path, tiny_model_dir):
+    code = make_project(tmp_path, tiny_model_dir)
+    for path in [code / "src" / PACKAGE / "probe.py", *(code / "analysis").glob("*.py")]:
+        py_compile.compile(str(path), doraise=True)
+
+
+def test_templates_user_text_only_in_literals():
+    for template in TEMPLATES.glob("*.mustache"):
+        tags = set(re.findall(r"\{\{([#/]?\w+)\}\}", template.read_text()))
+        raw = {tag for tag in tags if not tag.endswith("_literal") and not tag.startswith(("#", "/"))}
+        assert raw <= {"slug", "package", "tool_version", "generated_on", "n_examples"}, template.name
+
+
+@pytest.mark.integration
+@pytest.mark.torch
+def test_generated_scripts_run_end_to_end(tmp_path, tiny_model_dir):
+    code = make_project(tmp_path, tiny_model_dir)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    env.pop("AUTO_RESEARCH_RUN_ID", None)
+    env.pop("PYTHONPATH", None)
+    completed = subprocess.run(
+        [sys.executable, "analysis/tiny-study.py"], cwd=code, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "logit_lens_tiny: logit_lens exploratory, rank_of_correct_token" in completed.stdout
+    assert str(code / "results" / "probe" / "logit_lens_tiny.json") in completed.stdout
+
+    results = json.loads((code / "results" / "probe" / "logit_lens_tiny.json").read_text(encoding="utf-8"))
+    assert results["schema_version"] == "1"
+    assert results["intervention"] == "logit_lens"
+    assert results["hypothesis"] == HOSTILE_HYPOTHESIS
+    assert results["model_id"] == "models/tiny"
+    assert results["layers"] == [0, 1, 2]
+    assert results["n_examples"] == 12
+    assert results["seeds"] == [0, 1, 2]
+    assert len(results["ci_per_layer"]) == 3
+    assert results["artifacts"] == ["results/probe/logit_lens_tiny.png"]
+    provenance = results["provenance"]
+    assert provenance["script"] == "analysis/logit_lens_20261204.py"
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{7}-[0-9a-f]{6}", provenance["run_id"])
+    assert provenance["model_id"] == str((code / "models" / "tiny").resolve())
+    assert (code / "cache" / "events.jsonl").is_file()
+    assert list((code / "cache" / "activations").glob("*.safetensors"))
