@@ -55,11 +55,16 @@ public final class UvLocator {
 
     /** Returns {@code $AUTO_RESEARCH_HOME} if set and not blank, else {@code ~/.auto-research}. */
     public static Path defaultToolHome(Map<String, String> environment) {
+        return defaultToolHome(environment, Path.of(System.getProperty("user.home")));
+    }
+
+    /** Returns {@code $AUTO_RESEARCH_HOME} if set and not blank, else {@code <userHome>/.auto-research}. */
+    public static Path defaultToolHome(Map<String, String> environment, Path userHome) {
         String configured = environment.get(TOOL_HOME_VARIABLE);
         if (configured != null && !configured.isBlank()) {
             return Path.of(configured);
         }
-        return Path.of(System.getProperty("user.home"), ".auto-research");
+        return userHome.resolve(".auto-research");
     }
 
     public Path toolHome() {

@@ -1,0 +1,40 @@
+package io.autoresearch.probe.run;
+
+import io.autoresearch.probe.process.ProcessResult;
+import io.autoresearch.probe.results.ResultsProblem;
+import io.autoresearch.probe.support.ExitCode;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What a {@code probe run} did.
+ *
+ * @param exitCode {@link ExitCode#SUCCESS}, {@link ExitCode#ENVIRONMENT} when {@code uv sync}
+ *     failed, {@link ExitCode#SCRIPT_FAILED} when a script failed or timed out, or
+ *     {@link ExitCode#VALIDATION_FAILED} when a results file is invalid
+ * @param runId the value of {@code AUTO_RESEARCH_RUN_ID} that every script received
+ * @param scripts the processes that ran, in order: {@code uv sync}, then each script; the
+ *     last one is the failed one when {@code exitCode} is ENVIRONMENT or SCRIPT_FAILED
+ * @param results every results file that is new or changed since the run started, with its
+ *     problems. It is empty when a process failed, because then nothing is validated.
+ * @param failure the report printed for a failed process, or {@code null}
+ */
+public record RunOutcome(
+        ExitCode exitCode, String runId, List<ProcessResult> scripts, List<CheckedResults> results, String failure) {
+
+    public RunOutcome {
+        scripts = List.copyOf(scripts);
+        results = List.copyOf(results);
+    }
+
+    /** One validated results file. */
+    public record CheckedResults(Path file, List<ResultsProblem> problems) {
+        public CheckedResults {
+            problems = List.copyOf(problems);
+        }
+
+        public boolean valid() {
+            return problems.isEmpty();
+        }
+    }
+}

@@ -1,0 +1,228 @@
+package io.autoresearch.probe.run;
+
+import io.autoresearch.probe.process.CommandSpec;
+import io.autoresearch.probe.process.ProcessFailure;
+import io.autoresearch.probe.process.ProcessResult;
+import io.autoresearch.probe.process.ProcessRunner;
+import io.autoresearch.probe.results.ResultsProblem;
+import io.autoresearch.probe.results.ResultsValidator;
+import io.autoresearch.probe.run.RunOutcome.CheckedResults;
+import io.autoresearch.probe.setup.AttentionExtra;
+import io.autoresearch.probe.setup.Manifest;
+import io.autoresearch.probe.setup.ManifestStore;
+import io.autoresearch.probe.setup.ToolVersion;
+import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.support.ExitCode;
+import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.uv.Uv;
+import io.autoresearch.probe.uv.UvLocator;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.random.RandomGenerator;
+
+/**
+ * Runs the probes of one research project: {@code uv sync --extra attention}, then each
+ * script listed in {@code code/.auto-research/manifest.json} with {@code uv run}, then
+ * validates every results file the scripts wrote or changed.
+ *
+ * <p>A project that is missing or has no probes, and a uv that cannot be found or installed,
+ * are thrown as {@link ProbeException}s before anything runs. A failed {@code uv sync}, a
+ * failed or timed-out script and an invalid results file are returned in the
+ * {@link RunOutcome}, after their report has been printed on the console.
+ */
+public final class RunService {
+    /** Folder under code/ that receives one log file per process. */
+    public static final String LOGS_FOLDER = ".auto-research/logs";
+
+    private final UvLocator locator;
+    private final ProcessRunner runner;
+    private final ResultsValidator validator;
+    private final Console console;
+    private final Clock clock;
+    private final RandomGenerator random;
+
+    public RunService(UvLocator locator, ProcessRunner runner, ResultsValidator validator, Console console,
+            Clock clock, RandomGenerator random) {
+        this.locator = locator;
+        this.runner = runner;
+        this.validator = validator;
+        this.console = console;
+        this.clock = clock;
+        this.random = random;
+    }
+
+    public RunOutcome run(RunRequest request) {
+        Path codeDir = request.codeDir();
+        Path manifestFile = checkProject(codeDir);
+        List<Manifest.ProbeEntry> probes = readProbes(manifestFile);
+        List<Path> scripts = new ArrayList<>();
+        for (Manifest.ProbeEntry probe : probes) {
+            scripts.add(resolveScript(codeDir, probe));
+        }
+        String runId = RunId.generate(clock, readBytes(manifestFile), random);
+        console.info("run " + runId + ": " + scripts.size() + " script(s) in " + codeDir);
+
+        Uv uv = new Uv(locator.locate(request.allowUvInstall(), console));
+        Path logsDir = codeDir.resolve(LOGS_FOLDER);
+        List<ProcessResult> processes = new ArrayList<>();
+
+        ProcessResult sync = runLogged("uv sync", uv.sync(codeDir, AttentionExtra.EXTRA), logsDir.resolve("uv-sync.log"));
+        processes.add(sync);
+        if (!sync.succeeded()) {
+            String report = ProcessFailure.describe("uv sync --extra " + AttentionExtra.EXTRA, sync)
+                    + System.lineSeparator() + "Check the [project.optional-dependencies] " + AttentionExtra.EXTRA
+                    + " list in " + codeDir.resolve("pyproject.toml") + " and that the package index is reachable";
+            console.error(report);
+            return new RunOutcome(ExitCode.ENVIRONMENT, runId, processes, List.of(), report);
+        }
+
+        Path resultsDir = codeDir.resolve("results").resolve("probe");
+        ResultsSnapshot before = ResultsSnapshot.take(resultsDir);
+        Map<String, String> scriptEnvironment = scriptEnvironment(runId, request.online());
+        for (int i = 0; i < scripts.size(); i++) {
+            Path script = scripts.get(i);
+            console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
+            CommandSpec spec = uv.runPython(codeDir, AttentionExtra.EXTRA, script)
+                    .withEnvironment(scriptEnvironment)
+                    .withTimeout(request.scriptTimeout());
+            ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
+            processes.add(result);
+            if (!result.succeeded()) {
+                String report = ProcessFailure.describe(script.toString(), result);
+                console.error(report);
+                return new RunOutcome(ExitCode.SCRIPT_FAILED, runId, processes, List.of(), report);
+            }
+        }
+
+        List<CheckedResults> checked = validateChanged(codeDir, before, ResultsSnapshot.take(resultsDir));
+        warnAboutMissingResults(resultsDir, probes, checked);
+        boolean allValid = checked.stream().allMatch(CheckedResults::valid);
+        return new RunOutcome(allValid ? ExitCode.SUCCESS : ExitCode.VALIDATION_FAILED, runId, processes, checked,
+                null);
+    }
+
+    /** Returns the variables every script runs with, in addition to the inherited environment. */
+    static Map<String, String> scriptEnvironment(String runId, boolean online) {
+        Map<String, String> environment = new LinkedHashMap<>();
+        environment.put(RunId.ENVIRONMENT_VARIABLE, runId);
+        // Without this, Python buffers stdout in a pipe and progress lines arrive only at exit.
+        environment.put("PYTHONUNBUFFERED", "1");
+        if (!online) {
+            environment.put("HF_HUB_OFFLINE", "1");
+            environment.put("TRANSFORMERS_OFFLINE", "1");
+        }
+        return environment;
+    }
+
+    private ProcessResult runLogged(String label, CommandSpec spec, Path logFile) {
+        console.verbose("$ " + spec.display() + "  (in " + spec.workingDirectory() + ")");
+        ProcessResult result = runner.run(spec, console::passthrough, console::passthrough, logFile);
+        console.verbose(label + " finished with exit code " + result.exitCode() + " in "
+                + String.format(Locale.ROOT, "%.1f s", result.elapsed().toMillis() / 1000.0));
+        return result;
+    }
+
+    private static Path checkProject(Path codeDir) {
+        if (!Files.isDirectory(codeDir)) {
+            throw ProbeException.usage("research project not found: " + codeDir
+                    + " does not exist; scaffold it with `auto-research probe setup <slug> --init`");
+        }
+        if (!Files.isRegularFile(codeDir.resolve("pyproject.toml"))) {
+            throw ProbeException.usage(codeDir + " has no pyproject.toml, so it is not a uv project;"
+                    + " create one with `auto-research probe setup <slug> --init`");
+        }
+        Path manifest = codeDir.resolve(".auto-research").resolve("manifest.json");
+        if (!Files.isRegularFile(manifest)) {
+            throw ProbeException.usage("setup manifest not found: " + manifest
+                    + "; scaffold a probe with `auto-research probe setup <slug>` first");
+        }
+        return manifest;
+    }
+
+    private static List<Manifest.ProbeEntry> readProbes(Path manifestFile) {
+        Manifest manifest = ManifestStore.read(manifestFile, ToolVersion.current());
+        if (manifest.probes().isEmpty()) {
+            throw ProbeException.usage("the setup manifest " + manifestFile
+                    + " lists no probes; scaffold one with `auto-research probe setup <slug> --intervention NAME`");
+        }
+        return manifest.probes();
+    }
+
+    /** Resolves a probe's script against code/ and checks that it is a file inside code/. */
+    private static Path resolveScript(Path codeDir, Manifest.ProbeEntry probe) {
+        String script = probe.script();
+        if (script == null || script.isBlank()) {
+            throw ProbeException.usage("probe '" + probe.probeId() + "' in the setup manifest has no script;"
+                    + " run `auto-research probe setup` again for it");
+        }
+        Path relative = Path.of(script).normalize();
+        if (relative.isAbsolute() || relative.startsWith("..")) {
+            throw ProbeException.usage("script '" + script + "' of probe '" + probe.probeId()
+                    + "' is not inside " + codeDir + "; scripts must be listed relative to code/");
+        }
+        Path absolute = codeDir.resolve(relative);
+        if (!Files.isRegularFile(absolute)) {
+            throw ProbeException.usage("script not found: " + absolute + " (probe '" + probe.probeId()
+                    + "'); restore it or run `auto-research probe setup` again");
+        }
+        try {
+            if (!absolute.toRealPath().startsWith(codeDir.toRealPath())) {
+                throw ProbeException.usage("script '" + script + "' resolves through a symbolic link to "
+                        + absolute.toRealPath() + ", outside " + codeDir);
+            }
+        } catch (IOException e) {
+            throw ProbeException.usage("could not resolve script " + absolute + ": " + e.getMessage());
+        }
+        return relative;
+    }
+
+    private List<CheckedResults> validateChanged(Path codeDir, ResultsSnapshot before, ResultsSnapshot after) {
+        List<CheckedResults> checked = new ArrayList<>();
+        for (Path file : after.newOrChangedSince(before)) {
+            List<ResultsProblem> problems = validator.validate(file, codeDir);
+            checked.add(new CheckedResults(file, problems));
+            console.result(file + "\t" + (problems.isEmpty() ? "valid" : "invalid"));
+            for (ResultsProblem problem : problems) {
+                console.error(codeDir.relativize(file) + ": " + problem);
+            }
+        }
+        return checked;
+    }
+
+    private void warnAboutMissingResults(Path resultsDir, List<Manifest.ProbeEntry> probes,
+            List<CheckedResults> checked) {
+        if (checked.isEmpty()) {
+            console.warn("no results file in " + resultsDir + " was written or changed by this run");
+            return;
+        }
+        for (Manifest.ProbeEntry probe : probes) {
+            Path expected = resultsDir.resolve(probe.probeId() + ".json");
+            boolean written = checked.stream().anyMatch(results -> results.file().equals(expected));
+            if (!written) {
+                console.warn("probe '" + probe.probeId() + "' did not write " + expected);
+            }
+        }
+    }
+
+    /** Returns the log file name of a script: its file name with {@code .py} replaced by {@code .log}. */
+    static String logName(Path script) {
+        String name = script.getFileName().toString();
+        String stem = name.endsWith(".py") ? name.substring(0, name.length() - ".py".length()) : name;
+        return stem + ".log";
+    }
+
+    private static byte[] readBytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw ProbeException.usage("could not read " + file + ": " + e.getMessage());
+        }
+    }
+}
