@@ -133,7 +133,7 @@ class RunPreconditionsTest {
 
     @Test
     void scriptEnvironmentIsOfflineByDefault() {
-        Map<String, String> environment = RunService.scriptEnvironment("20261204-101530-abcdef0-123456");
+        Map<String, String> environment = RunService.scriptEnvironment("20261204-101530-abcdef0-123456", false);
 
         assertEquals("20261204-101530-abcdef0-123456", environment.get("AUTO_RESEARCH_RUN_ID"));
         assertEquals("1", environment.get("HF_HUB_OFFLINE"));
