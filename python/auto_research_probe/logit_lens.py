@@ -122,7 +122,12 @@ class LensExample:
 
 
 def prepare_example(model: Any, example: PromptExample) -> LensExample:
-    """Turn a prompts-file line into model input and the correct token, per the prompts contract."""
+    """Turn a prompts-file line into model input and the correct token.
+
+    With an answer, the correct token is the answer's first token, tokenized on its
+    own without BOS. For byte-pair tokenizers such as GPT-2's, an answer that follows
+    a space in running text usually needs that leading space (" Paris", not "Paris").
+    """
     ids = tokenize_prompt(model, example.prompt)
     if example.answer is not None:
         answer_ids = tokenize_continuation(model, example.answer)
@@ -230,7 +235,9 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
             "resid_pre",
             _resolve(config.cache_dir, root),
             batch_size=config.batch_size,
-            model_id=model_id,
+            # The id as written in the script keeps the key valid when the project
+            # moves. The weights fingerprint already pins the weights themselves.
+            model_id=config.model_id,
             weights_sha256=fingerprint,
             event_log=log,
         )

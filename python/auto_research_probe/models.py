@@ -95,8 +95,8 @@ def _check_hub_id_available_offline(model_id: str) -> None:
 def load_hooked_model(model_id: str, dtype: str = "float32", device: str | None = None) -> Any:
     """Load a TransformerLens HookedTransformer with the default weight processing.
 
-    A local folder in Hugging Face format loads with `local_files_only=True`, so it
-    never reaches the network. Any other `model_id` goes through
+    A local folder in Hugging Face format loads its config, weights and tokenizer
+    with `local_files_only=True`. Any other `model_id` goes through
     `HookedTransformer.from_pretrained`, which accepts the official TransformerLens
     names and their aliases. The model is returned in eval mode with gradients off.
     `model.cfg.default_prepend_bos` records whether `tokenize_prompt` prepends BOS.
