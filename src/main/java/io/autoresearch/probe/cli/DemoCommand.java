@@ -1,18 +1,35 @@
 package io.autoresearch.probe.cli;
 
-import io.autoresearch.probe.support.ExitCode;
+import io.autoresearch.probe.demo.DemoService;
+import io.autoresearch.probe.support.Console;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** Placeholder until the demo service is wired. */
-@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-        description = "Build the induction demo workspace, set up a logit-lens probe on it and run it.")
-final class DemoCommand implements java.util.concurrent.Callable<Integer> {
+/** {@code auto-research probe demo}: builds the induction demo workspace, sets up its probe and runs it. */
+@Command(name = "demo",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = {
+            "Create .research/induction-demo/ with an experiment plan and a uv project holding a trained 2-layer"
+                    + " demo model and its prompts, set up a logit-lens probe on all layers, and run it.",
+            "Re-running keeps files you edited. Prints each results file on stdout as"
+                    + " '<path><TAB>valid' or '<path><TAB>invalid'."
+        })
+final class DemoCommand implements Callable<Integer> {
     private final ProbeContext context;
 
     @Mixin
     private CommonOptions common;
+
+    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
+    private boolean noInstall;
+
+    @Option(names = "--online",
+            description = "Let the script reach the Hugging Face hub (by default it runs offline; the demo model"
+                    + " is local).")
+    private boolean online;
 
     DemoCommand(ProbeContext context) {
         this.context = context;
@@ -20,6 +37,10 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() {
-        return ExitCode.SUCCESS.code();
+        Console console = common.console();
+        // The run service prints each results file on stdout as it validates it.
+        DemoService.DemoResult result = Services.demo(context, console, !noInstall)
+                .run(common.root(context), !noInstall, online);
+        return result.exitCode().code();
     }
 }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Probe a language model's internals with generated, reproducible scripts.",
-        subcommands = {SetupCommand.class, DemoCommand.class})
+        subcommands = {SetupCommand.class, RunCommand.class, DemoCommand.class})
 public final class ProbeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;

@@ -1,0 +1,85 @@
+package io.autoresearch.probe.demo;
+
+import io.autoresearch.probe.render.TemplateRenderer;
+import io.autoresearch.probe.setup.Intervention;
+import io.autoresearch.probe.setup.Manifest;
+import io.autoresearch.probe.setup.ProbeScripts;
+import io.autoresearch.probe.setup.SetupOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Renders the demo's two analysis scripts exactly as {@code probe demo} writes them, for the
+ * committed golden files in the repository's top-level {@code analysis/} folder.
+ */
+public final class DemoScripts {
+    private final ProbeScripts scripts;
+
+    public DemoScripts(TemplateRenderer renderer) {
+        this.scripts = new ProbeScripts(renderer);
+    }
+
+    /**
+     * Renders {@code induction-demo.py} and {@code logit_lens_<yyyymmdd>.py} for a setup on
+     * {@code date}, keyed by file name.
+     */
+    public Map<String, String> render(LocalDate date, String toolVersion) {
+        String lensScript = ProbeScripts.scriptPath(Intervention.LOGIT_LENS, date);
+        Map<String, String> files = new LinkedHashMap<>();
+        files.put(fileName(ProbeScripts.mainScriptPath(DemoInputs.SLUG)), scripts.mainScript(
+                DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date, DemoInputs.HYPOTHESIS,
+                List.of(new Manifest.ProbeEntry(DemoInputs.PROBE_ID, Intervention.LOGIT_LENS.id(), lensScript,
+                        DemoInputs.MODEL_PATH, List.of(0, 1, 2),
+                        date.atStartOfDay().toInstant(ZoneOffset.UTC).toString()))));
+        files.put(fileName(lensScript), scripts.logitLensScript(new ProbeScripts.LogitLensInputs(
+                DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date, DemoInputs.PROBE_ID, DemoInputs.MODEL_PATH,
+                DemoInputs.PROMPTS_PATH, null, SetupOptions.DEFAULT_N_EXAMPLES, DemoInputs.seeds(),
+                SetupOptions.DEFAULT_DTYPE, DemoInputs.HYPOTHESIS)));
+        return files;
+    }
+
+    /** Writes the rendered scripts into {@code folder} and returns their paths. */
+    public List<Path> writeTo(Path folder, LocalDate date, String toolVersion) {
+        try {
+            Files.createDirectories(folder);
+            List<Path> written = new java.util.ArrayList<>();
+            for (Map.Entry<String, String> file : render(date, toolVersion).entrySet()) {
+                Path target = folder.resolve(file.getKey());
+                Files.writeString(target, file.getValue(), StandardCharsets.UTF_8);
+                written.add(target);
+            }
+            return written;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write the demo scripts to " + folder, e);
+        }
+    }
+
+    private static String fileName(String relativePath) {
+        return relativePath.substring(relativePath.lastIndexOf('/') + 1);
+    }
+
+    /**
+     * Writes the demo scripts for today, or for the date given as {@code yyyy-mm-dd}, into the
+     * folder given as the first argument: {@code java -cp target/auto-research.jar
+     * io.autoresearch.probe.demo.DemoScripts analysis [2026-12-04]}.
+     */
+    public static void main(String[] args) {
+        if (args.length < 1 || args.length > 2) {
+            System.err.println("usage: DemoScripts OUTPUT_FOLDER [YYYY-MM-DD]");
+            System.exit(2);
+        }
+        LocalDate date = args.length == 2 ? LocalDate.parse(args[1]) : LocalDate.now();
+        String version = io.autoresearch.probe.setup.ToolVersion.current();
+        for (Path written : new DemoScripts(new TemplateRenderer()).writeTo(Path.of(args[0]), date, version)) {
+            System.out.println(written);
+        }
+    }
+}

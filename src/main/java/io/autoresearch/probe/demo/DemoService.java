@@ -1,0 +1,129 @@
+package io.autoresearch.probe.demo;
+
+import io.autoresearch.probe.run.RunOutcome;
+import io.autoresearch.probe.run.RunRequest;
+import io.autoresearch.probe.run.RunService;
+import io.autoresearch.probe.setup.AtomicFiles;
+import io.autoresearch.probe.setup.ManagedFiles;
+import io.autoresearch.probe.setup.Manifest;
+import io.autoresearch.probe.setup.ManifestStore;
+import io.autoresearch.probe.setup.ProjectTool;
+import io.autoresearch.probe.setup.ResourceTree;
+import io.autoresearch.probe.setup.SetupResult;
+import io.autoresearch.probe.setup.SetupService;
+import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.support.ExitCode;
+import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.workspace.Slug;
+import io.autoresearch.probe.workspace.Workspace;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Builds the induction demo workspace and runs its logit-lens probe end to end: the plan, a
+ * uv project, the trained demo model and prompts copied from the classpath, setup with all
+ * layers, and {@code probe run}. Re-running keeps every file a person edited, by the same
+ * manifest rule as setup; the experiment plan is written only when it does not exist.
+ */
+public final class DemoService {
+    private final SetupService setupService;
+    private final ProjectTool projectTool;
+    private final RunService runService;
+    private final Console console;
+    private final String toolVersion;
+
+    /**
+     * @param runService runs the probe after setup, or null to stop after setup
+     */
+    public DemoService(SetupService setupService, ProjectTool projectTool, RunService runService, Console console,
+            String toolVersion) {
+        this.setupService = setupService;
+        this.projectTool = projectTool;
+        this.runService = runService;
+        this.console = console;
+        this.toolVersion = toolVersion;
+    }
+
+    /** The outcome of a demo: the setup, and the run or null when no run service was given. */
+    public record DemoResult(Workspace workspace, SetupResult setup, RunOutcome run) {
+        public ExitCode exitCode() {
+            return run == null ? ExitCode.SUCCESS : run.exitCode();
+        }
+    }
+
+    /**
+     * Builds the demo under {@code root}, sets up the probe and runs it.
+     *
+     * @param allowUvInstall whether uv may be installed into the tool home when it is missing
+     * @param online whether the demo script may reach the model hub (the demo model is local)
+     */
+    public DemoResult run(Path root, boolean allowUvInstall, boolean online) {
+        Workspace workspace = new Workspace(root, Slug.parse(DemoInputs.SLUG));
+        Map<String, byte[]> demoFiles = demoFiles();
+        workspace.checkInside(workspace.codeDir());
+
+        writePlanIfMissing(workspace);
+        if (!Files.isRegularFile(workspace.pyproject())) {
+            projectTool.init(workspace.codeDir(), DemoInputs.SLUG);
+        }
+        copyDemoFiles(workspace, demoFiles);
+
+        SetupResult setup = setupService.setup(DemoInputs.setupOptions(root, workspace.codeDir(), !allowUvInstall));
+        if (runService == null) {
+            return new DemoResult(workspace, setup, null);
+        }
+        RunOutcome run = runService.run(new RunRequest(workspace.codeDir(), allowUvInstall, online, null));
+        if (run.exitCode() == ExitCode.SUCCESS) {
+            console.info("results: " + workspace.resultsFile(DemoInputs.PROBE_ID)
+                    + " (run the script again with: cd " + workspace.codeDir() + " && uv run --extra attention python "
+                    + setup.plan().scriptPath() + ")");
+        }
+        return new DemoResult(workspace, setup, run);
+    }
+
+    /** Reads the demo model folder and prompts from the classpath, keyed by path relative to code/. */
+    private static Map<String, byte[]> demoFiles() {
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        ResourceTree.read(DemoService.class.getClassLoader(), DemoInputs.MODEL_RESOURCE)
+                .forEach((relative, content) -> files.put(DemoInputs.MODEL_PATH + "/" + relative, content));
+        files.put(DemoInputs.PROMPTS_PATH, readResource(DemoInputs.PROMPTS_RESOURCE));
+        return files;
+    }
+
+    private void writePlanIfMissing(Workspace workspace) {
+        Path plan = workspace.checkInside(workspace.experimentPlan());
+        if (Files.exists(plan)) {
+            console.info("kept " + plan + " (the demo writes the plan only once)");
+            return;
+        }
+        AtomicFiles.write(plan, DemoInputs.experimentPlan().getBytes(StandardCharsets.UTF_8));
+        console.info("wrote " + plan);
+    }
+
+    private void copyDemoFiles(Workspace workspace, Map<String, byte[]> files) {
+        Manifest manifest = ManifestStore.read(workspace.manifest(), toolVersion);
+        ManagedFiles.Applied applied = ManagedFiles.apply(workspace, manifest, files, false, toolVersion);
+        for (ManagedFiles.Outcome outcome : applied.outcomes()) {
+            console.info(outcome.line());
+        }
+        ManifestStore.write(workspace.manifest(), applied.manifest());
+    }
+
+    private static byte[] readResource(String name) {
+        try (InputStream stream = DemoService.class.getClassLoader().getResourceAsStream(name)) {
+            if (stream == null) {
+                throw new ProbeException(ExitCode.TEMPLATE, "resource '" + name
+                        + "' is missing from the classpath; rebuild the jar with mvn package");
+            }
+            return stream.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read resource " + name, e);
+        }
+    }
+}
