@@ -91,7 +91,7 @@ public final class ProcessRunner {
             out.close();
             err.close();
             Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
-            boolean timedOut = watchdog != null && watchdog.killedProcess();
+            boolean timedOut = watchdog != null && watchdog.timedOut();
             return new ProcessResult(spec, exitCode, timedOut, elapsed, tail.lines(), logFile);
         } catch (IOException e) {
             throw new ProbeException(ExitCode.ENVIRONMENT,
@@ -210,6 +210,7 @@ public final class ProcessRunner {
      */
     private static final class TreeKillingWatchdog extends ExecuteWatchdog {
         private Process process;
+        private boolean timedOut;
 
         @SuppressWarnings("deprecation") // The builder does not allow subclassing.
         TreeKillingWatchdog(Duration timeout) {
@@ -224,12 +225,21 @@ public final class ProcessRunner {
 
         @Override
         public synchronized void timeoutOccured(Watchdog watchdog) {
-            if (process != null && process.isAlive()) {
-                // Collect the descendants before the parent dies, because orphans are re-parented.
-                List<ProcessHandle> descendants = process.descendants().toList();
-                descendants.forEach(ProcessHandle::destroyForcibly);
+            if (process == null || !process.isAlive()) {
+                super.timeoutOccured(watchdog);
+                return;
             }
+            // Collect the descendants before the parent dies, because orphans are re-parented.
+            List<ProcessHandle> descendants = process.descendants().toList();
+            // Record the timeout here: once a child is killed the parent may exit on its own, and
+            // then the base class no longer counts it as killed.
+            timedOut = true;
             super.timeoutOccured(watchdog);
+            descendants.forEach(ProcessHandle::destroyForcibly);
+        }
+
+        synchronized boolean timedOut() {
+            return timedOut || killedProcess();
         }
     }
 }

@@ -15,9 +15,9 @@ import java.util.List;
  * {@code pyproject.toml} has no dependencies and no build system, so {@code uv sync} needs
  * neither the package index nor a build backend.
  */
-final class FakeProject {
+public final class FakeProject {
     /** Shared by the tests that need uv when it is not on PATH, so it is installed at most once. */
-    static final Path TEST_TOOL_HOME = Path.of("target", "test-tool-home").toAbsolutePath();
+    public static final Path TEST_TOOL_HOME = Path.of("target", "test-tool-home").toAbsolutePath();
 
     static final String PYPROJECT = """
             [project]
@@ -37,7 +37,7 @@ final class FakeProject {
     }
 
     /** Creates {@code code/} under {@code root} with a manifest listing one probe per script name. */
-    static Path create(Path root, List<String> probeIds) throws IOException {
+    public static Path create(Path root, List<String> probeIds) throws IOException {
         Path codeDir = Files.createDirectories(root.resolve(".research/fake-study/code"));
         Files.writeString(codeDir.resolve("pyproject.toml"), PYPROJECT);
         Files.createDirectories(codeDir.resolve("analysis"));
@@ -58,7 +58,7 @@ final class FakeProject {
         return codeDir;
     }
 
-    static void writeScript(Path codeDir, String probeId, String body) throws IOException {
+    public static void writeScript(Path codeDir, String probeId, String body) throws IOException {
         Files.writeString(codeDir.resolve("analysis").resolve(probeId + ".py"), body, StandardCharsets.UTF_8);
     }
 
@@ -66,7 +66,7 @@ final class FakeProject {
      * Returns a script that prints its environment's offline switches and writes a results file
      * for {@code probeId}; {@code mutation} is Python that may edit the dict {@code doc} first.
      */
-    static String resultsScript(String probeId, String mutation) {
+    public static String resultsScript(String probeId, String mutation) {
         return """
                 import json, os, sys
                 from pathlib import Path
