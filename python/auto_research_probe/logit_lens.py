@@ -219,6 +219,14 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         raise ValueError(f"layers {layers} is invalid: each must be in 0..{n_layers} for this {n_layers}-layer model")
 
     fingerprint = weights_fingerprint(model)
+    log.emit(
+        "model.loaded",
+        model_id=config.model_id,
+        n_layers=n_layers,
+        d_vocab=model.cfg.d_vocab,
+        prepend_bos=prepends_bos(model),
+        weights_sha256=fingerprint,
+    )
     per_seed_metrics = []
     per_seed_examples = []
     n_used = min(config.n_examples, len(pool))
@@ -287,7 +295,9 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         "random_baseline": (model.cfg.d_vocab + 1) / 2,
         "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
         "effect_size": _effect_size(shuffled_ranks, real_ranks),
-        "layer_semantics": LAYER_SEMANTICS,
+        "layer_semantics": LAYER_SEMANTICS + (
+            " Each prompt starts with one BOS token." if prepends_bos(model) else " No BOS token is prepended."
+        ),
         "secondary_metrics": secondary,
         "ci_method": (
             f"Percentile bootstrap 95% interval of the mean (Efron & Tibshirani 1993), "
@@ -310,7 +320,6 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
             duration_s=time.perf_counter() - started,
         ),
     }
-    results["provenance"]["prepend_bos"] = prepends_bos(model)
     return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
@@ -344,12 +353,13 @@ def _plot(root: Path, config: LogitLensConfig, layers: list[int], ranks: list[fl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (rank_axis, log_prob_axis) = plt.subplots(1, 2, figsize=(10, 4))
     rank_axis.plot(layers, ranks, marker="o")
     rank_axis.fill_between(layers, [lo for lo, _ in rank_ci], [hi for _, hi in rank_ci], alpha=0.25)
     rank_axis.set_yscale("log")
-    rank_axis.set_xlabel("layer (residual stream entering the block)")
+    rank_axis.set_xlabel("layer L (resid_pre of block L; n_layers = final residual)")
     rank_axis.set_ylabel("mean rank of correct token (1 = top)")
 
     log_prob_axis.plot(layers, log_prob["values_per_layer"], marker="o", color="tab:orange")
@@ -360,8 +370,10 @@ def _plot(root: Path, config: LogitLensConfig, layers: list[int], ranks: list[fl
         alpha=0.25,
         color="tab:orange",
     )
-    log_prob_axis.set_xlabel("layer (residual stream entering the block)")
+    log_prob_axis.set_xlabel("layer L (resid_pre of block L; n_layers = final residual)")
     log_prob_axis.set_ylabel("mean log-prob of correct token")
+    for axis in (rank_axis, log_prob_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(f"Logit lens: {config.probe_id} (95% bootstrap CI)")
     figure.tight_layout()
 

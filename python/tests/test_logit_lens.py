@@ -118,6 +118,7 @@ def test_run_logit_lens_results_file(tiny_model_dir, tmp_path, monkeypatch):
     assert (tmp_path / results["artifacts"][0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["provenance"]["weights_sha256"]
     assert np.isfinite(results["shuffled_control_mean"])
+    assert results["layer_semantics"].endswith("Each prompt starts with one BOS token.")
 
     events = [json.loads(line) for line in (tmp_path / "cache" / "events.jsonl").read_text().splitlines()]
     assert [line["event"] for line in events].count("cache.miss") == 3
