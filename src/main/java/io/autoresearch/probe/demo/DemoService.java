@@ -37,17 +37,25 @@ public final class DemoService {
     private final RunService runService;
     private final Console console;
     private final String toolVersion;
+    private final ClassLoader resources;
+
+    public DemoService(SetupService setupService, ProjectTool projectTool, RunService runService, Console console,
+            String toolVersion) {
+        this(setupService, projectTool, runService, console, toolVersion, DemoService.class.getClassLoader());
+    }
 
     /**
      * @param runService runs the probe after setup, or null to stop after setup
+     * @param resources the class loader that provides the demo model and prompts
      */
     public DemoService(SetupService setupService, ProjectTool projectTool, RunService runService, Console console,
-            String toolVersion) {
+            String toolVersion, ClassLoader resources) {
         this.setupService = setupService;
         this.projectTool = projectTool;
         this.runService = runService;
         this.console = console;
         this.toolVersion = toolVersion;
+        this.resources = resources;
     }
 
     /** The outcome of a demo: the setup, and the run or null when no run service was given. */
@@ -88,9 +96,9 @@ public final class DemoService {
     }
 
     /** Reads the demo model folder and prompts from the classpath, keyed by path relative to code/. */
-    private static Map<String, byte[]> demoFiles() {
+    private Map<String, byte[]> demoFiles() {
         Map<String, byte[]> files = new LinkedHashMap<>();
-        ResourceTree.read(DemoService.class.getClassLoader(), DemoInputs.MODEL_RESOURCE)
+        ResourceTree.read(resources, DemoInputs.MODEL_RESOURCE)
                 .forEach((relative, content) -> files.put(DemoInputs.MODEL_PATH + "/" + relative, content));
         files.put(DemoInputs.PROMPTS_PATH, readResource(DemoInputs.PROMPTS_RESOURCE));
         return files;
@@ -115,8 +123,8 @@ public final class DemoService {
         ManifestStore.write(workspace.manifest(), applied.manifest());
     }
 
-    private static byte[] readResource(String name) {
-        try (InputStream stream = DemoService.class.getClassLoader().getResourceAsStream(name)) {
+    private byte[] readResource(String name) {
+        try (InputStream stream = resources.getResourceAsStream(name)) {
             if (stream == null) {
                 throw new ProbeException(ExitCode.TEMPLATE, "resource '" + name
                         + "' is missing from the classpath; rebuild the jar with mvn package");

@@ -9,6 +9,8 @@ import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.uv.Uv;
 import io.autoresearch.probe.uv.UvLocator;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -41,7 +43,14 @@ public final class UvProjectTool implements ProjectTool {
     @Override
     public void init(Path codeDir, String projectName) {
         console.info("creating a uv project in " + codeDir);
-        run("uv init", uv().init(codeDir, projectName));
+        Uv uvCommands = uv();
+        try {
+            // uv init runs in the parent folder, which must exist; uv accepts an empty code/.
+            Files.createDirectories(codeDir);
+        } catch (IOException e) {
+            throw new ProbeException(ExitCode.ENVIRONMENT, "could not create " + codeDir + ": " + e.getMessage(), e);
+        }
+        run("uv init", uvCommands.init(codeDir, projectName));
     }
 
     @Override

@@ -1,0 +1,124 @@
+package io.autoresearch.probe.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.autoresearch.probe.render.TemplateRenderer;
+import io.autoresearch.probe.setup.Fixtures;
+import io.autoresearch.probe.setup.ModelResolver;
+import io.autoresearch.probe.setup.ProjectTool;
+import io.autoresearch.probe.setup.SetupService;
+import io.autoresearch.probe.setup.SetupValidator;
+import io.autoresearch.probe.setup.ToolVersion;
+import io.autoresearch.probe.support.Console;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo's workspace steps with a stand-in model on the classpath and a project tool that
+ * writes the project instead of running uv; the run step is left out (no run service).
+ */
+class DemoServiceTest {
+    @TempDir
+    Path root;
+
+    @TempDir
+    Path resourceFolder;
+
+    private final List<String> initCalls = new ArrayList<>();
+    private StringWriter errors;
+    private URLClassLoader resources;
+
+    @BeforeEach
+    void createResources() throws IOException {
+        Fixtures.modelFolder(resourceFolder.resolve(DemoInputs.MODEL_RESOURCE), 2);
+        Files.writeString(resourceFolder.resolve(DemoInputs.MODEL_RESOURCE).resolve("README.md"), "demo model\n");
+        Fixtures.promptsFile(resourceFolder.resolve(DemoInputs.PROMPTS_RESOURCE));
+        resources = new URLClassLoader(new URL[] {resourceFolder.toUri().toURL()}, null);
+    }
+
+    private DemoService.DemoResult runDemo() {
+        Clock clock = Clock.fixed(Instant.parse("2026-12-04T10:00:00Z"), ZoneOffset.UTC);
+        String version = ToolVersion.current();
+        errors = new StringWriter();
+        Console console = new Console(new PrintWriter(new StringWriter()), new PrintWriter(errors), false, false);
+        ProjectTool projectTool = new ProjectTool() {
+            @Override
+            public void init(Path codeDir, String projectName) {
+                initCalls.add(projectName);
+                try {
+                    Fixtures.project(root, DemoInputs.SLUG, projectName);
+                } catch (IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+
+            @Override
+            public void addOptional(Path codeDir, String extra, List<String> requirements) {
+                throw new AssertionError("the fake project already declares the pins");
+            }
+        };
+        SetupService setup = new SetupService(
+                new SetupValidator(new ModelResolver(Map.of(), root, root), clock, version), projectTool,
+                new TemplateRenderer(), console, version);
+        return new DemoService(setup, projectTool, null, console, version, resources).run(root, false, false);
+    }
+
+    @Test
+    void demoBuildsWorkspace() throws IOException {
+        DemoService.DemoResult result = runDemo();
+
+        Path research = root.resolve(".research/induction-demo");
+        Path code = research.resolve("code");
+        assertEquals(List.of("induction-demo"), initCalls);
+        assertNull(result.run());
+        assertEquals(DemoInputs.experimentPlan(), Files.readString(research.resolve("04_EXPERIMENT_PLAN.md")));
+        assertTrue(Files.isRegularFile(code.resolve("models/induction-demo-model/config.json")));
+        assertTrue(Files.isRegularFile(code.resolve("models/induction-demo-model/README.md")));
+        assertTrue(Files.isRegularFile(code.resolve("data/prompts.jsonl")));
+        String script = Files.readString(code.resolve("analysis/logit_lens_20261204.py"));
+        assertTrue(script.contains("MODEL_ID = 'models/induction-demo-model'"), script);
+        assertTrue(script.contains("PROBE_ID = 'logit_lens_layers_0_to_2'"), script);
+        assertTrue(script.contains("LAYERS = None"), script);
+        assertTrue(script.contains("HYPOTHESIS = 'H1: On the repeated half"), script);
+        assertEquals("logit_lens_layers_0_to_2", result.setup().plan().probeId());
+        assertEquals(List.of(0, 1, 2), result.setup().plan().lensLayers());
+    }
+
+    @Test
+    void rerunKeepsEditedFiles() throws IOException {
+        runDemo();
+        Path research = root.resolve(".research/induction-demo");
+        Path plan = research.resolve("04_EXPERIMENT_PLAN.md");
+        Path script = research.resolve("code/analysis/induction-demo.py");
+        Path readme = research.resolve("code/models/induction-demo-model/README.md");
+        Files.writeString(plan, "# my plan\n");
+        Files.writeString(script, "# my analysis\n");
+        Files.writeString(readme, "my notes\n");
+
+        runDemo();
+
+        assertEquals(List.of("induction-demo"), initCalls);
+        assertEquals("# my plan\n", Files.readString(plan));
+        assertEquals("# my analysis\n", Files.readString(script));
+        assertEquals("my notes\n", Files.readString(readme));
+        assertTrue(errors.toString().contains("skipped (edited; use --force to overwrite) analysis/induction-demo.py"),
+                errors.toString());
+        assertTrue(errors.toString().contains("kept analysis/logit_lens_20261204.py"), errors.toString());
+    }
+}
