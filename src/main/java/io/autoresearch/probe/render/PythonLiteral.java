@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * Renders Java values as Python source literals. This is the only way a value from a person
  * (a hypothesis, a model id, a file name) enters a generated script, so it must be safe for
- * every input: the output is pure printable ASCII, a single line, and evaluates in Python to
+ * every input. The output is pure printable ASCII on a single line, and Python evaluates it to
  * exactly the input string.
  *
  * <p>Strings use single quotes. Printable ASCII is kept except {@code '} and the backslash,

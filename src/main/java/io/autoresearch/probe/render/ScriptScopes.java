@@ -4,8 +4,9 @@ import java.util.List;
 
 /**
  * The typed scopes of the three script templates. Field names are the template variable
- * names. Every {@code *Literal} field holds a Python literal from {@link PythonLiteral}; the
- * other fields hold values validated by a pattern (slug, package, dates, versions, integers).
+ * names, so they use snake_case. Every {@code *_literal} field contains a Python literal from
+ * {@link PythonLiteral}. The other fields contain values validated by a pattern (slug, package,
+ * dates, versions, integers).
  */
 public final class ScriptScopes {
     private ScriptScopes() {
@@ -13,7 +14,7 @@ public final class ScriptScopes {
 
     /** Scope of {@code probe.py.mustache}, the thin wrapper module {@code src/<pkg>/probe.py}. */
     public record ProbeModule(String slug, String _package, String tool_version, String generated_on) {
-        /** The template variable {@code package}, a Java keyword, so the component is renamed. */
+        /** Returns the template variable {@code package}, renamed because it is a Java keyword. */
         public String getPackage() {
             return _package;
         }

@@ -21,7 +21,7 @@ public enum Intervention {
         this.implemented = implemented;
     }
 
-    /** The name used on the command line, in script names and in results files. */
+    /** Returns the name used on the command line, in script names and in results files. */
     public String id() {
         return id;
     }

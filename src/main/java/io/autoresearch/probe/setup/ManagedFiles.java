@@ -13,14 +13,14 @@ import java.util.Map;
 /**
  * Writes the files setup owns without losing a person's edits.
  *
- * <p>For each planned file: a missing file is written; a file whose sha256 equals the
- * manifest's (so nobody edited it) is rewritten only when its new content differs; a file that
+ * <p>For each planned file: a missing file is written; an unedited file (its sha256 equals
+ * the manifest's) is rewritten only when its new content differs; a file that
  * differs from the manifest, or exists without a manifest entry, counts as edited and is kept
  * unless {@code force} is set. A file whose content already equals the planned content is
  * kept in every case. Every write is atomic.
  */
 public final class ManagedFiles {
-    /** What happened to one planned file. */
+    /** The action taken for one planned file. */
     public enum Action {
         WROTE("wrote"),
         KEPT("kept"),

@@ -16,7 +16,7 @@ public record ResolvedModel(String argument, Path localFolder, String hubId, Pat
         return localFolder != null;
     }
 
-    /** The name used in messages and in the manifest: the hub id or the folder as given. */
+    /** Returns the name for messages: the hub id, or the absolute model folder. */
     public String displayName() {
         return isLocal() ? localFolder.toString() : hubId;
     }

@@ -62,7 +62,7 @@ public final class ResourceTree {
         try (FileSystem zip = openZip(jarUri)) {
             return readTree(zip.getPath("/" + folder));
         } catch (FileSystemAlreadyExistsException e) {
-            // Another caller holds this jar open; read through its file system and leave it open.
+            // Another caller has this jar open; read through its file system and leave it open.
             return readTree(FileSystems.getFileSystem(jarUri).getPath("/" + folder));
         }
     }

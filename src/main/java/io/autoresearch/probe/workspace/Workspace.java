@@ -36,12 +36,12 @@ public final class Workspace {
         return slug;
     }
 
-    /** The study folder {@code <root>/.research/<slug>/}. */
+    /** Returns the study folder {@code <root>/.research/<slug>/}. */
     public Path researchDir() {
         return researchDir;
     }
 
-    /** The uv project {@code .research/<slug>/code/}; scripts run with it as working directory. */
+    /** Returns the uv project folder {@code .research/<slug>/code/}, the working directory of every script. */
     public Path codeDir() {
         return codeDir;
     }
@@ -70,7 +70,7 @@ public final class Workspace {
         return codeDir.resolve("results").resolve("probe");
     }
 
-    /** The results file {@code results/probe/<probe_id>.json} of one probe. */
+    /** Returns the results file {@code results/probe/<probe_id>.json} of one probe. */
     public Path resultsFile(String probeId) {
         return resultsDir().resolve(probeId + ".json");
     }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Setup with {@code --init} against the real uv: uv init creates the project and uv add
  * declares the packaged attention pins. uv add resolves the pins, so it needs the package
- * index or a uv cache that already holds their metadata.
+ * index or a uv cache that already contains their metadata.
  */
 @Tag("uv")
 class UvSetupTest {

@@ -30,8 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The demo's workspace steps with a stand-in model on the classpath and a project tool that
- * writes the project instead of running uv; the run step is left out (no run service).
+ * Tests the demo's workspace steps with a stand-in model on the classpath and a project tool
+ * that writes the project instead of running uv. The run step is left out, because it needs
+ * the trained model and the Python environment.
  */
 class DemoServiceTest {
     @TempDir
