@@ -1,8 +1,8 @@
 package io.autoresearch.probe.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.autoresearch.probe.render.TemplateRenderer;
 import io.autoresearch.probe.setup.ToolVersion;
@@ -31,7 +31,7 @@ class GoldenDemoScriptsTest {
     @Test
     void committedDemoScriptsMatchRender() throws IOException {
         List<Path> lensScripts = lensScripts();
-        assumeTrue(!lensScripts.isEmpty(), "analysis/ has no logit_lens_<yyyymmdd>.py yet;"
+        assertFalse(lensScripts.isEmpty(), "analysis/ has no logit_lens_<yyyymmdd>.py;"
                 + " generate the golden files with io.autoresearch.probe.demo.DemoScripts");
         assertEquals(1, lensScripts.size(), "expected one demo lens script in analysis/, found " + lensScripts);
 
