@@ -30,20 +30,25 @@ T = TypeVar("T")
 
 SPECIAL_TOKENS = [BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, UNK_TOKEN]
 
-# 48 short lowercase English words. Each is a single token of the word-level tokenizer, so
-# a prompt of words maps one-to-one onto token ids.
-WORDS = [
-    "apple", "river", "stone", "cloud", "tiger", "lemon", "chair", "glass",
-    "horse", "piano", "ocean", "bread", "candle", "forest", "garden", "hammer",
-    "island", "jacket", "kettle", "ladder", "marble", "needle", "orange", "pencil",
-    "rabbit", "silver", "tunnel", "violin", "window", "yellow", "anchor", "bottle",
-    "camera", "dragon", "engine", "falcon", "guitar", "helmet", "insect", "jungle",
-    "kitten", "lizard", "mirror", "nickel", "oyster", "pepper", "rocket", "saddle",
-]
+# 200 made-up two-syllable words ("baba", "bafe", ...): every 24th of the 4,900
+# consonant-vowel-consonant-vowel words, in alphabetical order. A vocabulary this large
+# makes "predict any word seen earlier" a poor strategy (about ln 12 nats against ln 200),
+# so the cheap way to the repeated copy is the induction circuit. Each word is a single
+# token of the word-level tokenizer, so a prompt of words maps one-to-one onto token ids.
+_SYLLABLES = [consonant + vowel for consonant in "bdfgklmnprstvz" for vowel in "aeiou"]
+WORDS = [first + second for first in _SYLLABLES for second in _SYLLABLES][::24][:200]
 
-MIN_SPAN_LENGTH = 4
-MAX_SPAN_LENGTH = 16
-MAX_GAP_LENGTH = 8
+MIN_SPAN_LENGTH = 6
+MAX_SPAN_LENGTH = 12
+MAX_PREFIX_LENGTH = 8
+MAX_GAP_LENGTH = 4
+# Share of training sequences that alternate two words ("a b a b ..."). Predicting them
+# rewards attending to the token before the previous one, which pushes layer 0 towards a
+# previous-token head early in training; the induction head in layer 1 then forms on top
+# of it through K-composition.
+ALTERNATING_FRACTION = 0.3
+MIN_ALTERNATING_LENGTH = 8
+MAX_ALTERNATING_LENGTH = 40
 MAX_SEQUENCE_LENGTH = 64
 
 
@@ -89,20 +94,21 @@ def sample_span(rng: np.random.Generator, words: Sequence[T], length: int) -> li
 def sample_training_sequence(
     rng: np.random.Generator, word_ids: list[int], bos_id: int
 ) -> list[int]:
-    """Sample one training sequence: BOS, random prefix, span, random gap, the same span.
+    """Sample one training sequence.
 
-    Prefix and gap words are drawn with replacement, so by the second copy most of the
-    vocabulary has been seen and "predict a word seen before" is worth little. The random
-    gap varies the distance between the copies, so attending by a fixed position offset
-    does not replace the induction head.
+    With probability `ALTERNATING_FRACTION`: BOS and two random words alternating. Otherwise:
+    BOS, a random prefix, a span of random words, a random gap, the same span again. The
+    random prefix and gap move the copies around, so attending by a fixed position offset
+    does not replace the induction head. Words are drawn with replacement.
     """
+    if rng.random() < ALTERNATING_FRACTION:
+        first, second = sample_random_words(rng, word_ids, 2)
+        length = int(rng.integers(MIN_ALTERNATING_LENGTH, MAX_ALTERNATING_LENGTH + 1))
+        return [bos_id, *[first if index % 2 == 0 else second for index in range(length)]]
     span_length = int(rng.integers(MIN_SPAN_LENGTH, MAX_SPAN_LENGTH + 1))
-    span = sample_span(rng, word_ids, span_length)
-    gap_length = int(rng.integers(0, MAX_GAP_LENGTH + 1))
-    max_prefix_length = MAX_SEQUENCE_LENGTH - 1 - 2 * span_length - gap_length
-    prefix_length = int(rng.integers(0, max_prefix_length + 1))
-    prefix = sample_random_words(rng, word_ids, prefix_length)
-    gap = sample_random_words(rng, word_ids, gap_length)
+    span = sample_random_words(rng, word_ids, span_length)
+    prefix = sample_random_words(rng, word_ids, int(rng.integers(0, MAX_PREFIX_LENGTH + 1)))
+    gap = sample_random_words(rng, word_ids, int(rng.integers(0, MAX_GAP_LENGTH + 1)))
     return [bos_id, *prefix, *span, *gap, *span]
 
 

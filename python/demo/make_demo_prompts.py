@@ -24,8 +24,8 @@ DEFAULT_MODEL_DIR = DEMO_DIR / "induction-demo-model"
 DEFAULT_PROMPTS_PATH = DEMO_DIR / "prompts.jsonl"
 N_PROMPTS = 512
 PROMPTS_SEED = 2024
-MIN_PROMPT_SPAN_LENGTH = 5
-MAX_PROMPT_SPAN_LENGTH = 16
+MIN_PROMPT_SPAN_LENGTH = 6
+MAX_PROMPT_SPAN_LENGTH = 12
 
 
 def make_prompts(n_prompts: int = N_PROMPTS, seed: int = PROMPTS_SEED) -> list[dict[str, str]]:

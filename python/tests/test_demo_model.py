@@ -19,16 +19,10 @@ transformers = pytest.importorskip("transformers")
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 MODEL_DIR = DEMO_DIR / "induction-demo-model"
-# NOTE: no trained model is committed yet, because no training recipe tried so far gives a
-# layer-0 previous-token head and a layer-1 induction head above 0.5. See the demo scripts.
-if not (MODEL_DIR / "SHA256SUMS").exists():
-    pytest.skip(
-        f"{MODEL_DIR} is missing: run python/demo/train_demo_model.py to create it",
-        allow_module_level=True,
-    )
 PROMPTS_PATH = DEMO_DIR / "prompts.jsonl"
 SPECIAL_TOKENS = {"<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>"}
-SPAN_LENGTH = 16
+# Within the span lengths the model was trained on (induction_task: 6 to 12 words).
+SPAN_LENGTH = 12
 BATCH_SIZE = 32
 
 
@@ -91,10 +85,12 @@ def test_tokenizer_special_tokens(tokenizer):
     assert tokenizer.eos_token == "<|eos|>"
     assert tokenizer.pad_token == "<|pad|>"
     assert tokenizer.unk_token == "<|unk|>"
-    assert tokenizer.encode("apple river", add_special_tokens=True) == tokenizer.encode(
-        "apple river", add_special_tokens=False
+    text = " ".join(tokenizer.convert_ids_to_tokens([4, 5]))
+    assert tokenizer.encode(text, add_special_tokens=True) == tokenizer.encode(
+        text, add_special_tokens=False
     ), "the tokenizer must not add BOS itself, because TransformerLens prepends it"
-    assert tokenizer.decode(tokenizer.encode("apple river")) == "apple river"
+    assert tokenizer.encode(text) == [4, 5]
+    assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
 def test_model_config(model, tokenizer):
