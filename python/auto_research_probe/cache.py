@@ -34,6 +34,7 @@ from safetensors.torch import load_file, save_file
 from . import FORMAT_VERSION
 from .events import EventLog
 from .models import tokenize_prompt, weights_fingerprint
+from .results import readable_file_mode
 from .results import file_sha256
 
 BLOCK_HOOKS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
@@ -309,6 +310,7 @@ def _write_atomic_bytes(target: Path, write: Callable[[Path], None]) -> None:
     os.close(descriptor)
     try:
         write(Path(temp_name))
+        os.chmod(temp_name, readable_file_mode())
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

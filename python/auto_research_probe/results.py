@@ -118,6 +118,17 @@ def _reject_non_finite(value: Any, where: str = "$") -> None:
             _reject_non_finite(item, f"{where}[{index}]")
 
 
+def readable_file_mode() -> int:
+    """Return the mode a plain `open()` would give a new file under the current umask.
+
+    `tempfile.mkstemp` creates files readable by their owner only; results, plots and cache
+    entries are meant to be shared like any other file in the project.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
     """Write `payload` as JSON to `path` so readers see either the old file or the whole new one.
 
@@ -137,6 +148,7 @@ def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp_name, readable_file_mode())
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 import json
+import os
 import re
 
 import pytest
@@ -68,3 +69,13 @@ def test_build_provenance_fields(tmp_path):
     assert set(provenance["package_versions"]) == {"torch", "transformer-lens", "transformers", "nnsight", "numpy"}
     assert provenance["duration_s"] == 1.235
     assert provenance["created_at"].endswith("Z")
+
+
+def test_atomic_json_is_readable_by_group(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        written = write_json_atomic(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(previous)
+
+    assert written.stat().st_mode & 0o777 == 0o644
