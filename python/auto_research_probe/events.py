@@ -95,8 +95,12 @@ class EventLog:
         if not RUN_ID_PATTERN.match(self.run_id):
             raise ValueError(f"run_id {self.run_id!r} is invalid: expected YYYYMMDD-HHMMSS-<7 hex>-<6 hex>")
 
-    def emit(self, event: str, level: str = "info", duration_ms: float | None = None, **fields: Any) -> dict[str, Any] | None:
-        """Append one event line and return the record written, or None without a path."""
+    def emit(self, event: str, level: str = "info", duration_ms: float = 0.0, **fields: Any) -> dict[str, Any] | None:
+        """Append one event line and return the record written, or None without a path.
+
+        The plugin reads `duration_ms` as a number on every line, so a point event such as
+        `probe.start` records 0.
+        """
         if level not in LEVELS:
             raise ValueError(f"level {level!r} is invalid: expected one of {', '.join(LEVELS)}")
         if self.path is None:
@@ -107,7 +111,7 @@ class EventLog:
             "level": level,
             "ts": utc_timestamp(),
             "run_id": self.run_id,
-            "duration_ms": None if duration_ms is None else round(float(duration_ms), 3),
+            "duration_ms": round(float(duration_ms), 3),
         }
         for key, value in fields.items():
             if key in record:
@@ -121,7 +125,7 @@ class EventLog:
             handle.write(line + "\n")
         return record
 
-    def error(self, event: str, error: BaseException, duration_ms: float | None = None, **fields: Any) -> dict[str, Any] | None:
+    def error(self, event: str, error: BaseException, duration_ms: float = 0.0, **fields: Any) -> dict[str, Any] | None:
         """Append an error line with `error_type` and `error_message` taken from `error`."""
         return self.emit(
             event,

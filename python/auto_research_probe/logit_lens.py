@@ -211,7 +211,9 @@ def run_logit_lens(config: LogitLensConfig, project_root: str | os.PathLike[str]
 def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> Path:
     model_id = resolve_model_id(config.model_id, root)
     pool = load_prompts_jsonl(_resolve(config.prompts_path, root))
+    load_started = time.perf_counter()
     model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    load_ms = (time.perf_counter() - load_started) * 1000
     n_layers = model.cfg.n_layers
     layers = list(range(n_layers + 1)) if config.layers is None else [int(layer) for layer in config.layers]
     bad = [layer for layer in layers if not 0 <= layer <= n_layers]
@@ -221,6 +223,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
     fingerprint = weights_fingerprint(model)
     log.emit(
         "model.loaded",
+        duration_ms=load_ms,
         model_id=config.model_id,
         n_layers=n_layers,
         d_vocab=model.cfg.d_vocab,

@@ -91,3 +91,11 @@ def test_run_id_uses_script_sha(tmp_path, monkeypatch):
     assert RUN_ID.match(run_id)
     assert run_id.split("-")[2] == hashlib.sha256(script.read_bytes()).hexdigest()[:7]
     assert make_run_id(None).split("-")[2] == "0000000"
+
+
+def test_point_event_duration_is_number(tmp_path):
+    path = tmp_path / "events.jsonl"
+    EventLog(path).emit("probe.start")
+
+    line = json.loads(path.read_text(encoding="utf-8"))
+    assert line["duration_ms"] == 0.0
