@@ -7,12 +7,25 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.autoresearch.probe.cli.CliRun;
 import io.autoresearch.probe.cli.ProbeContext;
+import io.autoresearch.probe.process.LineListener;
+import io.autoresearch.probe.process.ProcessResult;
+import io.autoresearch.probe.process.ProcessRunner;
 import io.autoresearch.probe.results.ResultsProblem;
 import io.autoresearch.probe.results.ResultsValidator;
+import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.uv.Uv;
+import io.autoresearch.probe.uv.UvLocator;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +44,9 @@ class DemoEndToEndTest {
 
     @TempDir
     Path root;
+
+    @TempDir
+    Path elsewhere;
 
     @Test
     void demoWritesValidatedLensResults() throws IOException {
@@ -68,6 +84,54 @@ class DemoEndToEndTest {
             assertEquals(committedRanks.get(i).asDouble(), ranks.get(i).asDouble(), RANK_TOLERANCE,
                     "layer " + i + ": committed " + COMMITTED_RESULTS + " no longer matches a fresh demo run;"
                             + " rerun the demo and copy its results");
+        }
+
+        checkCopiedProjectRuns(codeDir, ranks);
+    }
+
+    /**
+     * Copies code/ without its virtual environment, results and cache to a folder outside the
+     * workspace and this repository, and runs the lens script there with uv alone. The
+     * project must need nothing but its own files and the package index.
+     */
+    private void checkCopiedProjectRuns(Path codeDir, JsonNode expectedRanks) throws IOException {
+        Path copy = elsewhere.resolve("code");
+        copyTree(codeDir, copy);
+        Path script;
+        try (Stream<Path> scripts = Files.list(copy.resolve("analysis"))) {
+            script = scripts.filter(path -> path.getFileName().toString().startsWith("logit_lens_")).findFirst()
+                    .orElseThrow();
+        }
+        Map<String, String> environment = new HashMap<>(System.getenv());
+        environment.put("HF_HUB_OFFLINE", "1");
+        environment.put("TRANSFORMERS_OFFLINE", "1");
+        Path uvExecutable = new UvLocator(UvLocator.defaultToolHome(environment), environment)
+                .locate(true, new Console(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()),
+                        true, false));
+        List<String> stderr = new ArrayList<>();
+
+        ProcessResult result = new ProcessRunner().run(
+                new Uv(uvExecutable, environment).runPython(copy, "attention", copy.relativize(script)),
+                LineListener.IGNORE, stderr::add);
+
+        assertEquals(0, result.exitCode(), "the copied project failed:\n" + String.join("\n", stderr));
+        Path results = copy.resolve("results").resolve("probe").resolve(DemoInputs.PROBE_ID + ".json");
+        JsonNode copied = new ObjectMapper().readTree(results.toFile());
+        assertEquals(expectedRanks, copied.get("values_per_layer"));
+    }
+
+    private static void copyTree(Path source, Path target) throws IOException {
+        Set<String> skipped = Set.of(".venv", "results", "cache");
+        try (Stream<Path> paths = Files.walk(source)) {
+            for (Path path : paths.filter(path -> skipped.stream().noneMatch(
+                    name -> source.relativize(path).startsWith(name))).toList()) {
+                Path destination = target.resolve(source.relativize(path).toString());
+                if (Files.isDirectory(path)) {
+                    Files.createDirectories(destination);
+                } else {
+                    Files.copy(path, destination);
+                }
+            }
         }
     }
 
