@@ -102,7 +102,14 @@ public final class RunService {
         }
 
         List<CheckedResults> checked = validateChanged(codeDir, before, ResultsSnapshot.take(resultsDir));
-        warnAboutMissingResults(resultsDir, probes, checked);
+        List<Path> missing = missingResults(resultsDir, probes, checked);
+        if (!missing.isEmpty()) {
+            // A script that exits 0 without writing its results file has still failed: the
+            // caller would otherwise read an old file, or none, as this run's result.
+            String report = "these probes exited 0 but did not write their results file: " + missing;
+            console.error(report);
+            return new RunOutcome(ExitCode.SCRIPT_FAILED, runId, processes, checked, report);
+        }
         boolean allValid = checked.stream().allMatch(CheckedResults::valid);
         return new RunOutcome(allValid ? ExitCode.SUCCESS : ExitCode.VALIDATION_FAILED, runId, processes, checked,
                 null);
@@ -196,19 +203,17 @@ public final class RunService {
         return checked;
     }
 
-    private void warnAboutMissingResults(Path resultsDir, List<Manifest.ProbeEntry> probes,
+    /** Returns the results file of each probe that this run did not write or change. */
+    private static List<Path> missingResults(Path resultsDir, List<Manifest.ProbeEntry> probes,
             List<CheckedResults> checked) {
-        if (checked.isEmpty()) {
-            console.warn("no results file in " + resultsDir + " was written or changed by this run");
-            return;
-        }
+        List<Path> missing = new ArrayList<>();
         for (Manifest.ProbeEntry probe : probes) {
             Path expected = resultsDir.resolve(probe.probeId() + ".json");
-            boolean written = checked.stream().anyMatch(results -> results.file().equals(expected));
-            if (!written) {
-                console.warn("probe '" + probe.probeId() + "' did not write " + expected);
+            if (checked.stream().noneMatch(results -> results.file().equals(expected))) {
+                missing.add(expected);
             }
         }
+        return missing;
     }
 
     /** Returns the log file name of a script: its file name with {@code .py} replaced by {@code .log}. */

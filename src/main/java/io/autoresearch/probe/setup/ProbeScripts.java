@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class ProbeScripts {
     private static final DateTimeFormatter SCRIPT_DATE = DateTimeFormatter.BASIC_ISO_DATE;
-    private static final Pattern DATED_SCRIPT = Pattern.compile("^analysis/[a-z_]+_(\\d{8})\\.py$");
+    private static final Pattern DATED_SCRIPT = Pattern.compile("^analysis/[a-z0-9_]+_(\\d{8})\\.py$");
 
     private final TemplateRenderer renderer;
 
@@ -52,7 +52,12 @@ public final class ProbeScripts {
 
     /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
     public static String scriptPath(Intervention intervention, LocalDate date) {
-        return "analysis/" + intervention.id() + "_" + SCRIPT_DATE.format(date) + ".py";
+        return scriptPath(intervention.id(), date);
+    }
+
+    /** Returns {@code analysis/<stem>_<yyyymmdd>.py} for an intervention id or a probe id. */
+    public static String scriptPath(String stem, LocalDate date) {
+        return "analysis/" + stem + "_" + SCRIPT_DATE.format(date) + ".py";
     }
 
     /** Returns the date in a dated script name such as {@code analysis/logit_lens_20261204.py}, if any. */

@@ -45,6 +45,14 @@ public final class SetupService {
     /** Validates {@code options}, then applies them; nothing is written when validation fails. */
     public SetupResult setup(SetupOptions options) {
         SetupPlan plan = validator.validate(options);
+        if (plan.hypothesis().equals(ExperimentPlan.NO_HYPOTHESIS)) {
+            console.warn("no hypothesis: neither --hypothesis nor a '## Hypotheses' item in 04_EXPERIMENT_PLAN.md"
+                    + " was found, so the scripts and results say that none was given");
+        }
+        if (Path.of(plan.modelId()).isAbsolute()) {
+            console.warn("the model folder " + plan.modelId() + " is outside code/, so the scripts refer to it by"
+                    + " absolute path; copy it into code/models/ to keep the project portable");
+        }
         // Render before any write so that a template problem also leaves the workspace untouched.
         Map<String, byte[]> scriptFiles = renderScripts(plan);
         Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());

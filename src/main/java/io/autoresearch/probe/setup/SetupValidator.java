@@ -45,6 +45,10 @@ public final class SetupValidator {
         Workspace workspace = new Workspace(options.root(), slug);
         Intervention intervention = Intervention.parseImplemented(options.intervention());
         boolean needsInit = checkProject(workspace, options.init());
+        if (needsInit && slug.value().endsWith("-")) {
+            throw ProbeException.usage("slug '" + slug.value() + "' cannot name a new uv project: a Python project"
+                    + " name must end with a letter or digit; choose a slug without the trailing '-'");
+        }
 
         String packageName = needsInit ? slug.toPackageName() : workspace.packageName();
         checkText("--model", options.model());
@@ -67,7 +71,7 @@ public final class SetupValidator {
         Optional<Manifest.ProbeEntry> existing = manifest.probe(probeId);
         LocalDate today = LocalDate.now(clock);
         String scriptPath = existing.map(Manifest.ProbeEntry::script)
-                .orElse(ProbeScripts.scriptPath(intervention, today));
+                .orElseGet(() -> newScriptPath(manifest, intervention, probeId, today));
         LocalDate generatedOn = ProbeScripts.dateOfScript(scriptPath).orElse(today);
         Instant created = existing.map(entry -> parseInstant(entry.created()))
                 .orElse(Instant.now(clock).truncatedTo(ChronoUnit.SECONDS));
@@ -77,6 +81,17 @@ public final class SetupValidator {
                 modelIdForScript(workspace, model), lensLayers, scriptLayers, promptsSource, promptsPath,
                 promptCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
                 manifest, options.force());
+    }
+
+    /**
+     * Returns the script of a probe that the manifest does not list yet:
+     * {@code analysis/<intervention>_<date>.py}, or {@code analysis/<probe_id>_<date>.py} when
+     * another probe already owns that name, so that two probes never share one script.
+     */
+    private static String newScriptPath(Manifest manifest, Intervention intervention, String probeId, LocalDate date) {
+        String byIntervention = ProbeScripts.scriptPath(intervention.id(), date);
+        boolean taken = manifest.probes().stream().anyMatch(probe -> probe.script().equals(byIntervention));
+        return taken ? ProbeScripts.scriptPath(probeId, date) : byIntervention;
     }
 
     /** Returns whether uv init must run; rejects a missing project without {@code --init}. */

@@ -287,8 +287,22 @@ class SetupCommandTest {
         CliRun run = setup("--quiet");
 
         assertEquals(0, run.exitCode(), run.err());
-        assertEquals("", run.err());
+        // Warnings stay visible under --quiet; the per-file info lines do not.
+        assertTrue(run.err().lines().allMatch(line -> line.startsWith("[auto-research] warning: ")), run.err());
         assertEquals(2, run.out().lines().count(), run.out());
+    }
+
+    @Test
+    void secondProbeSameDayGetsOwnScript() throws IOException {
+        setup();
+        CliRun second = setup("--layers", "1", "--probe-id", "lens_layer_one");
+
+        assertEquals(0, second.exitCode(), second.err());
+        Path ownScript = code.resolve("analysis/lens_layer_one_20261204.py");
+        assertTrue(Files.isRegularFile(ownScript), "no script at " + ownScript);
+        assertTrue(Files.readString(ownScript).contains("PROBE_ID = 'lens_layer_one'"));
+        assertTrue(Files.readString(code.resolve(LENS_SCRIPT)).contains("PROBE_ID = 'logit_lens_layers_0_to_2'"),
+                "the first probe's script was overwritten");
     }
 
     @Test

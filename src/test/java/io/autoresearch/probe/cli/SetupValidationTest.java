@@ -48,6 +48,8 @@ class SetupValidationTest {
                 Arguments.of("intervention not implemented", List.of("lens-study", "--intervention", "path_patching"),
                         "intervention 'path_patching' is not implemented yet"),
                 Arguments.of("missing workspace without init", List.of("other-study"), "pass --init"),
+                Arguments.of("slug ending in hyphen with init", List.of("new-study-", "--init"),
+                        "slug 'new-study-' cannot name a new uv project"),
                 Arguments.of("model path missing", List.of("lens-study", "--model", "./no/such/model"),
                         "model path './no/such/model' does not exist"),
                 Arguments.of("hub id not cached", List.of("lens-study", "--model", "org/not-cached"),

@@ -196,14 +196,15 @@ class RunServiceTest {
     }
 
     @Test
-    void scriptWritingNothingGivesWarning() throws IOException {
+    void scriptWritingNothingFails() throws IOException {
         Path codeDir = FakeProject.create(root, List.of("lens_a"));
         FakeProject.writeScript(codeDir, "lens_a", "print('did nothing')\n");
 
         RunOutcome outcome = service().run(request(codeDir));
 
-        assertEquals(ExitCode.SUCCESS, outcome.exitCode());
-        assertTrue(captured.err.toString().contains("warning: no results file"), captured.err.toString());
+        assertEquals(ExitCode.SCRIPT_FAILED, outcome.exitCode());
+        assertTrue(captured.err.toString().contains("did not write their results file"), captured.err.toString());
+        assertTrue(captured.err.toString().contains("lens_a.json"), captured.err.toString());
     }
 
     @Test
