@@ -129,10 +129,18 @@ def prepare_example(model: Any, example: PromptExample) -> LensExample:
     a space in running text usually needs that leading space (" Paris", not "Paris").
     """
     ids = tokenize_prompt(model, example.prompt)
+    unknown_id = getattr(model.tokenizer, "unk_token_id", None)
     if example.answer is not None:
         answer_ids = tokenize_continuation(model, example.answer)
         if not answer_ids:
             raise ValueError(f"prompts line {example.line_number}: answer {example.answer!r} tokenizes to no tokens")
+        if unknown_id is not None and answer_ids[0] == unknown_id:
+            # Every unknown answer would share one token id, so its rank would measure how
+            # likely the model finds the unknown token, not the answer.
+            raise ValueError(
+                f"prompts line {example.line_number}: answer {example.answer!r} is not in the model's vocabulary "
+                f"(it tokenizes to the unknown token {model.tokenizer.unk_token!r}); use a word the tokenizer knows"
+            )
         return LensExample(ids, answer_ids[0], example.line_number)
 
     minimum = 3 if prepends_bos(model) else 2

@@ -137,3 +137,13 @@ def test_run_logit_lens_rejects_bad_layers(tiny_model_dir, tmp_path):
     events = [json.loads(line) for line in (tmp_path / "cache" / "events.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "probe.error"
     assert events[-1]["error_type"] == "ValueError"
+
+
+def test_unknown_answer_token_rejected(hooked_model):
+    from auto_research_probe.datasets import PromptExample
+    from auto_research_probe.logit_lens import prepare_example
+
+    example = PromptExample(prompt="the cat sat", answer=" zzzznotaword", line_number=7)
+
+    with pytest.raises(ValueError, match="line 7.*not in the model's vocabulary"):
+        prepare_example(hooked_model, example)
