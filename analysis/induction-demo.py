@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1 at the final residual stream, so the prediction forms in layer 1, where the induction head sits.'
+HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1 at the final residual stream, so the prediction forms in layer 1, where the induction heads sit.'
 
 # (probe id, script path relative to the code/ folder), in run order.
 PROBES = [

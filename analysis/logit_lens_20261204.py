@@ -27,7 +27,7 @@ LAYERS = None
 N_EXAMPLES = 64
 SEEDS = [0, 1, 2]
 DTYPE = 'float32'
-HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1 at the final residual stream, so the prediction forms in layer 1, where the induction head sits.'
+HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1 at the final residual stream, so the prediction forms in layer 1, where the induction heads sit.'
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The fixed inputs of the induction demo: a 2-layer GPT-2-style model trained on sequences
- * whose second half repeats the first, so an induction head in layer 1 can predict the repeat.
+ * The fixed inputs of the induction demo: a 2-layer GPT-2-style model trained on sequences in
+ * which a span of words repeats, so the induction heads in layer 1 can predict the repeat.
  */
 public final class DemoInputs {
     public static final String SLUG = "induction-demo";
@@ -23,7 +23,7 @@ public final class DemoInputs {
             + " prediction on repeated spans form?";
     public static final String HYPOTHESIS = "H1: On the repeated half of each sequence, the logit-lens rank of"
             + " the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1"
-            + " at the final residual stream, so the prediction forms in layer 1, where the induction head sits.";
+            + " at the final residual stream, so the prediction forms in layer 1, where the induction heads sit.";
     public static final String NULL_HYPOTHESIS = "H0: The mean rank of the correct next token on the repeated"
             + " half does not differ between the residual stream before layer 1 and the final residual stream.";
 
@@ -35,7 +35,8 @@ public final class DemoInputs {
         return String.join("\n",
                 "# Experiment plan: induction demo",
                 "",
-                "A 2-layer GPT-2-style model trained on token sequences whose second half repeats the first.",
+                "A 2-layer GPT-2-style model trained on word sequences in which a span of random words repeats"
+                        + " after a random prefix and gap.",
                 "The logit lens decodes each residual stream with the final layer norm and the unembedding.",
                 "",
                 "## Research Questions",
