@@ -136,14 +136,22 @@ public final class RunService {
         return result;
     }
 
+    /** Returns the slug of {@code .research/<slug>/code}, the folder name above code/. */
+    private static String slugOf(Path codeDir) {
+        Path workspace = codeDir.toAbsolutePath().getParent();
+        return workspace == null || workspace.getFileName() == null ? "<slug>" : workspace.getFileName().toString();
+    }
+
     private static Path checkProject(Path codeDir) {
         if (!Files.isDirectory(codeDir)) {
             throw ProbeException.usage("research project not found: " + codeDir
-                    + " does not exist; scaffold it with `auto-research probe setup <slug> --init`");
+                    + " does not exist; scaffold it with `auto-research probe setup " + slugOf(codeDir)
+                    + " --intervention logit_lens --init ...`");
         }
         if (!Files.isRegularFile(codeDir.resolve("pyproject.toml"))) {
             throw ProbeException.usage(codeDir + " has no pyproject.toml, so it is not a uv project;"
-                    + " create one with `auto-research probe setup <slug> --init`");
+                    + " create one with `auto-research probe setup " + slugOf(codeDir)
+                    + " --intervention logit_lens --init ...`");
         }
         Path manifest = codeDir.resolve(".auto-research").resolve("manifest.json");
         if (!Files.isRegularFile(manifest)) {

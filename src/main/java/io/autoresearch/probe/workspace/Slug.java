@@ -37,7 +37,8 @@ public record Slug(String value) {
         if (value.length() > 49) {
             reason = "it has " + value.length() + " characters, at most 49 are allowed";
         } else if (value.length() < 3) {
-            reason = "it has " + value.length() + " characters, at least 3 are required";
+            reason = "it has " + value.length() + (value.length() == 1 ? " character" : " characters")
+                    + ", at least 3 are required";
         } else if (!Character.isLetter(value.charAt(0)) || !Character.isLowerCase(value.charAt(0))) {
             reason = "it must start with a lower-case letter";
         } else {
