@@ -74,6 +74,10 @@ public final class SetupService {
         ManagedFiles.Applied applied = ManagedFiles.apply(workspace, plan.manifest(), files, plan.force(), toolVersion);
         for (ManagedFiles.Outcome outcome : applied.outcomes()) {
             console.info(outcome.line());
+            if (outcome.path().equals(plan.promptsPath()) && outcome.action() == ManagedFiles.Action.SKIPPED_EDITED) {
+                console.warn("the prompts in " + plan.promptsPath() + " were edited, so the scripts keep using them"
+                        + " instead of " + plan.promptsSource() + "; pass --force to replace them");
+            }
         }
 
         createFolder(workspace.activationCacheDir());

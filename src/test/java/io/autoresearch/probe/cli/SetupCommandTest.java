@@ -150,6 +150,22 @@ class SetupCommandTest {
     }
 
     @Test
+    void editedPromptsKeptWithWarning() throws IOException {
+        setup();
+        Path copied = code.resolve("data/my prompts.jsonl");
+        Files.writeString(copied, "{\"prompt\": \"a b\"}\n", StandardCharsets.UTF_8,
+                java.nio.file.StandardOpenOption.APPEND);
+        String edited = Files.readString(copied);
+        Files.writeString(prompts, "{\"prompt\": \"c d\"}\n", StandardCharsets.UTF_8);
+
+        CliRun second = setup();
+
+        assertEquals(0, second.exitCode(), second.err());
+        assertTrue(second.err().contains("the prompts in data/my prompts.jsonl were edited"), second.err());
+        assertEquals(edited, Files.readString(copied));
+    }
+
+    @Test
     void rerunRewritesUneditedFileWhenContentChanges() throws IOException {
         setup();
 
