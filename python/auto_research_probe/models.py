@@ -8,8 +8,8 @@ logits differ from Hugging Face's by a per-position constant, so compare models 
 log-softmax, not raw logits.
 
 Tokenization is done here rather than through `HookedTransformer.to_tokens`, so the
-token ids fed to the model are explicit: prompts are tokenized without special
-tokens and a BOS token is prepended only when the model's
+token ids fed to the model are explicit. Prompts are tokenized without special
+tokens, and a BOS token is prepended only when the model's
 `cfg.default_prepend_bos` is set and the ids do not already start with it. That
 avoids a double BOS with tokenizers that add their own.
 """

@@ -13,12 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import induction_task
+
+# The demo is measured with the same TransformerLens loader that the generated probe
+# scripts use, so the runtime package next to this folder must be importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from auto_research_probe.models import load_hooked_model  # noqa: E402
 
 DEMO_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL_DIR = DEMO_DIR / "induction-demo-model"
@@ -42,31 +48,6 @@ def load_hf_model(model_dir: Path):
     )
     model.eval()
     return model, tokenizer
-
-
-def load_hooked_transformer(model_dir: Path, hf_model, tokenizer):
-    """Load the Hugging Face GPT-2 `hf_model` into a TransformerLens HookedTransformer.
-
-    `HookedTransformer.from_pretrained` in TransformerLens 3.5.1 first looks the name up in
-    its list of official models and raises for a local folder. So this builds the config
-    from the folder's config.json with TransformerLens's own GPT-2 config mapping, converts
-    the weights with its GPT-2 converter, and applies the default weight processing
-    (fold LayerNorm, center writing weights, center unembed, fold value biases).
-    """
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-    from transformer_lens.loading_from_pretrained import convert_hf_model_config
-    from transformer_lens.pretrained.weight_conversions import convert_gpt2_weights
-
-    config_dict = convert_hf_model_config(str(model_dir), local_files_only=True)
-    config_dict["model_name"] = model_dir.name
-    config_dict["normalization_type"] = "LNPre"  # LayerNorm weights are folded below.
-    config_dict["init_weights"] = False
-    config = HookedTransformerConfig(**config_dict)
-    state_dict = convert_gpt2_weights(hf_model, config)
-    model = HookedTransformer(config, tokenizer=tokenizer)
-    model.load_and_process_state_dict(state_dict)
-    model.eval()
-    return model
 
 
 def held_out_losses(model, tokenizer, n_sequences: int = 512) -> dict[str, float]:
@@ -180,7 +161,7 @@ def hooked_prompt_accuracy(hooked_model, prompts: list[dict[str, str]]) -> float
 def evaluate(model_dir: Path, prompts_path: Path | None) -> dict:
     """Run every measurement on the saved folder and return the numbers as a dict."""
     hf_model, tokenizer = load_hf_model(model_dir)
-    hooked_model = load_hooked_transformer(model_dir, hf_model, tokenizer)
+    hooked_model = load_hooked_model(str(model_dir), device="cpu")
     results = {
         "held_out_loss": held_out_losses(hf_model, tokenizer),
         "hf_head_scores": hf_head_scores(hf_model, tokenizer),

@@ -43,8 +43,8 @@ MAX_SPAN_LENGTH = 12
 MAX_PREFIX_LENGTH = 8
 MAX_GAP_LENGTH = 4
 # Share of training sequences that alternate two words ("a b a b ..."). Predicting them
-# rewards attending to the token before the previous one, which pushes layer 0 towards a
-# previous-token head early in training; the induction head in layer 1 then forms on top
+# rewards attending to the token before the previous one, so layer 0 forms a
+# previous-token head early in training. The induction heads in layer 1 then form on top
 # of it through K-composition.
 ALTERNATING_FRACTION = 0.3
 MIN_ALTERNATING_LENGTH = 8

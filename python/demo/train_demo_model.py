@@ -213,9 +213,9 @@ model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
 The tokenizer does not add `<|bos|>`; TransformerLens prepends it when it tokenizes a
 string, and code that calls the Hugging Face model on token ids must prepend it too.
 `HookedTransformer.from_pretrained` in TransformerLens 3.5.1 raises for a local folder
-because the folder name is not an official model name. `load_hooked_transformer` in
-`python/demo/evaluate_demo_model.py` builds the config with TransformerLens's GPT-2
-config mapping, converts the weights with `convert_gpt2_weights` and calls
+because the folder name is not an official model name. `load_hooked_model` in
+`python/auto_research_probe/models.py` builds the HookedTransformerConfig from the
+folder's config.json, converts the weights with `convert_gpt2_weights` and calls
 `load_and_process_state_dict`.
 
 ## Architecture

@@ -7,7 +7,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** The options every probe subcommand shares: the workspace root and how much to print. */
+/** The options every probe subcommand shares: the workspace root, uv installation and how much to print. */
 public final class CommonOptions {
     @Spec(Spec.Target.MIXEE)
     private CommandSpec mixee;
@@ -15,6 +15,9 @@ public final class CommonOptions {
     @Option(names = "--root", paramLabel = "DIR",
             description = "Folder that contains .research/ (default: the current folder).")
     private Path root;
+
+    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
+    private boolean noInstall;
 
     @Option(names = {"-q", "--quiet"}, description = "Print only results and errors.")
     private boolean quiet;
@@ -26,6 +29,11 @@ public final class CommonOptions {
     /** Returns the workspace root: {@code --root}, else the context's working folder. */
     public Path root(ProbeContext context) {
         return root == null ? context.workingDirectory() : context.workingDirectory().resolve(root).normalize();
+    }
+
+    /** Returns whether uv may be installed into the tool-owned folder when it is missing. */
+    public boolean allowUvInstall() {
+        return !noInstall;
     }
 
     public boolean verbose() {

@@ -23,9 +23,6 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     private CommonOptions common;
 
-    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
-    private boolean noInstall;
-
     @Option(names = "--online",
             description = "Let the script reach the Hugging Face hub (by default it runs offline; the demo model"
                     + " is local).")
@@ -39,8 +36,8 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         Console console = common.console();
         // The run service prints each results file on stdout as it validates it.
-        DemoService.DemoResult result = Services.demo(context, console, !noInstall)
-                .run(common.root(context), !noInstall, online);
+        DemoService.DemoResult result = Services.demo(context, console, common.allowUvInstall())
+                .run(common.root(context), common.allowUvInstall(), online);
         return result.exitCode().code();
     }
 }

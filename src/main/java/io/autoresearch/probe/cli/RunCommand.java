@@ -44,9 +44,6 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SLUG", description = "Research slug, the folder under .research/.")
     private String slug;
 
-    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
-    private boolean noInstall;
-
     @Option(names = "--online",
             description = "Let scripts reach the Hugging Face hub (by default they run with HF_HUB_OFFLINE=1"
                     + " and TRANSFORMERS_OFFLINE=1).")
@@ -71,7 +68,8 @@ final class RunCommand implements Callable<Integer> {
         Workspace workspace = new Workspace(common.root(context), Slug.parse(slug));
         Duration timeout = timeoutSeconds == null ? null : Duration.ofSeconds(timeoutSeconds);
 
-        RunOutcome outcome = service(console).run(new RunRequest(workspace.codeDir(), !noInstall, online, timeout));
+        RunRequest request = new RunRequest(workspace.codeDir(), common.allowUvInstall(), online, timeout);
+        RunOutcome outcome = service(console).run(request);
         return outcome.exitCode().code();
     }
 

@@ -82,9 +82,6 @@ final class SetupCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Overwrite files you edited since the last setup.")
     private boolean force;
 
-    @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
-    private boolean noInstall;
-
     SetupCommand(ProbeContext context) {
         this.context = context;
     }
@@ -94,8 +91,8 @@ final class SetupCommand implements Callable<Integer> {
         Console console = common.console();
         SetupOptions options = new SetupOptions(common.root(context), slug, intervention, model, layers,
                 prompts == null ? null : context.workingDirectory().resolve(prompts), probeId, nExamples, seeds,
-                dtype, hypothesis, init, force, noInstall, allowDownload);
-        SetupResult result = Services.setup(context, console, Map.of(), !noInstall).setup(options);
+                dtype, hypothesis, init, force, !common.allowUvInstall(), allowDownload);
+        SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         console.result(result.script().toString());
         console.result(result.mainScript().toString());
         return ExitCode.SUCCESS.code();

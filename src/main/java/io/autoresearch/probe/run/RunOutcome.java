@@ -7,16 +7,16 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * What a {@code probe run} did.
+ * The outcome of one {@code probe run}.
  *
  * @param exitCode {@link ExitCode#SUCCESS}, {@link ExitCode#ENVIRONMENT} when {@code uv sync}
- *     failed, {@link ExitCode#SCRIPT_FAILED} when a script failed or timed out, or
+ *     failed, {@link ExitCode#SCRIPT_FAILED} when a script failed, timed out or wrote no results file, or
  *     {@link ExitCode#VALIDATION_FAILED} when a results file is invalid
  * @param runId the value of {@code AUTO_RESEARCH_RUN_ID} that every script received
  * @param scripts the processes that ran, in order: {@code uv sync}, then each script; the
  *     last one is the failed one when {@code exitCode} is ENVIRONMENT or SCRIPT_FAILED
  * @param results every results file that is new or changed since the run started, with its
- *     problems. It is empty when a process failed, because then nothing is validated.
+ *     problems. It is empty when {@code uv sync} or a script failed, because then nothing is validated.
  * @param failure the report printed for a failed process, or {@code null}
  */
 public record RunOutcome(

@@ -2,7 +2,7 @@ package io.autoresearch.probe.support;
 
 /**
  * A failure that the command line reports as one clear message with a matching exit code.
- * The message names the offending value and says what to do next; no stack trace is shown
+ * The message names the offending value and what to do next. No stack trace is shown
  * unless {@code --verbose} is given.
  */
 public class ProbeException extends RuntimeException {

@@ -13,7 +13,7 @@ class ProcessFailureTest {
     Path tempDir;
 
     @Test
-    void describeNamesCommandExitCodeDirectoryTailAndLog() {
+    void describeReportsFailureDetails() {
         CommandSpec spec = CommandSpec.of(tempDir, List.of("uv", "run", "python", "analysis/my script.py"));
         Path log = tempDir.resolve("script.log");
         ProcessResult result = new ProcessResult(spec, 3, false, Duration.ofMillis(1500),
