@@ -1,4 +1,4 @@
-"""Summary statistics for probe results: the mean and a percentile bootstrap interval.
+"""Summary statistics for probe results: the mean, percentile bootstrap intervals and Cohen's d.
 
 The percentile bootstrap (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*)
 resamples the n observed values with replacement B times and computes the mean of
@@ -68,6 +68,63 @@ def bootstrap_ci(
 
     alpha = 1.0 - confidence
     lo, hi = np.quantile(resample_means, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lo), float(hi)
+
+
+def ratio_of_means(numerator: Sequence[float] | np.ndarray, denominator: Sequence[float] | np.ndarray) -> float:
+    """Return mean(numerator) / mean(denominator) for paired values, raising when the denominator mean is zero."""
+    top = _as_finite_vector(numerator, "numerator")
+    bottom = _as_finite_vector(denominator, "denominator")
+    if top.size != bottom.size:
+        raise ValueError(f"numerator and denominator must be paired, got {top.size} and {bottom.size} values")
+    denominator_mean = float(bottom.mean())
+    if denominator_mean == 0.0:
+        raise ValueError("the denominator's mean is zero, so the ratio of means is undefined")
+    return float(top.mean()) / denominator_mean
+
+
+def bootstrap_ratio_ci(
+    numerator: Sequence[float] | np.ndarray,
+    denominator: Sequence[float] | np.ndarray,
+    *,
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Compute the paired percentile bootstrap interval of mean(numerator) / mean(denominator).
+
+    Normalised patching effects are ratios of means over examples, such as
+    (mean patched - mean corrupted) / (mean clean - mean corrupted). Each resample draws
+    example indices with replacement and takes both means over the same indices, so the
+    pairing between numerator and denominator is kept (a paired bootstrap; Efron &
+    Tibshirani 1993, ch. 6). Resamples whose denominator mean is zero are dropped; when
+    fewer than half remain the interval is undefined and ValueError is raised.
+    """
+    top = _as_finite_vector(numerator, "numerator")
+    bottom = _as_finite_vector(denominator, "denominator")
+    if top.size != bottom.size:
+        raise ValueError(f"numerator and denominator must be paired, got {top.size} and {bottom.size} values")
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
+
+    rng = np.random.default_rng(seed)
+    n = top.size
+    rows_per_chunk = max(1, _MAX_RESAMPLE_ELEMENTS // n)
+    ratios = np.empty(n_bootstrap, dtype=np.float64)
+    for start in range(0, n_bootstrap, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_bootstrap)
+        indices = rng.integers(0, n, size=(stop - start, n))
+        bottom_means = bottom[indices].mean(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[start:stop] = top[indices].mean(axis=1) / bottom_means
+    finite = ratios[np.isfinite(ratios)]
+    if finite.size < n_bootstrap / 2:
+        raise ValueError("the denominator's mean is zero in most bootstrap resamples, so the interval is undefined")
+
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(lo), float(hi)
 
 

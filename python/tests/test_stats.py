@@ -70,3 +70,31 @@ def test_cohens_d_zero_variance():
     assert cohens_d([1.0, 1.0], [1.0, 1.0]) == 0.0
     with pytest.raises(ValueError, match="zero variance"):
         cohens_d([2.0, 2.0], [1.0, 1.0])
+
+
+def test_ratio_of_means_is_mean_over_mean():
+    from auto_research_probe.stats import ratio_of_means
+
+    assert ratio_of_means([1.0, 3.0], [2.0, 6.0]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="denominator"):
+        ratio_of_means([1.0, 2.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="paired"):
+        ratio_of_means([1.0], [1.0, 2.0])
+
+
+def test_bootstrap_ratio_ci_contains_ratio_and_keeps_pairs():
+    import numpy as np
+
+    from auto_research_probe.stats import bootstrap_ratio_ci, ratio_of_means
+
+    rng = np.random.default_rng(1)
+    denominator = rng.normal(10.0, 1.0, size=200)
+    numerator = 0.3 * denominator + rng.normal(0.0, 0.1, size=200)
+    lo, hi = bootstrap_ratio_ci(numerator, denominator, n_bootstrap=2000, seed=0)
+    assert lo <= ratio_of_means(numerator, denominator) <= hi
+    # Numerator and denominator move together, so a paired resample keeps the ratio
+    # close to 0.3; resampling them independently would give a far wider interval.
+    assert hi - lo < 0.01
+    assert bootstrap_ratio_ci(numerator, denominator, n_bootstrap=500, seed=3) == bootstrap_ratio_ci(
+        numerator, denominator, n_bootstrap=500, seed=3
+    )

@@ -152,4 +152,26 @@ public final class ResultsValidator {
         String name = file.getFileName().toString();
         return name.endsWith(".json") ? name.substring(0, name.length() - ".json".length()) : name;
     }
+
+    /**
+     * Validates results files from the command line until {@code probe validate} exists:
+     * {@code java -cp target/auto-research.jar io.autoresearch.probe.results.ResultsValidator CODE_DIR FILE...}.
+     * Prints each problem and exits with 1 when any file has one.
+     */
+    public static void main(String[] args) {
+        if (args.length < 2) {
+            System.err.println("usage: ResultsValidator CODE_DIR FILE...");
+            System.exit(2);
+        }
+        Path codeDir = Path.of(args[0]);
+        ResultsValidator validator = new ResultsValidator();
+        int invalid = 0;
+        for (int i = 1; i < args.length; i++) {
+            List<ResultsProblem> problems = validator.validate(Path.of(args[i]), codeDir);
+            System.out.println(args[i] + ": " + (problems.isEmpty() ? "valid" : problems.size() + " problem(s)"));
+            problems.forEach(problem -> System.out.println("  " + problem));
+            invalid += problems.isEmpty() ? 0 : 1;
+        }
+        System.exit(invalid == 0 ? 0 : 1);
+    }
 }
