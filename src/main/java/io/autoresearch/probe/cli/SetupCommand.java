@@ -32,7 +32,8 @@ final class SetupCommand implements Callable<Integer> {
     private String slug;
 
     @Option(names = "--intervention", required = true, paramLabel = "NAME",
-            description = "Intervention to scaffold; implemented: logit_lens.")
+            description = "Intervention to scaffold: logit_lens, attention_pattern, activation_patching or"
+                    + " path_patching (probing and sae_feature_lookup are not implemented yet).")
     private String intervention;
 
     @Option(names = "--model", paramLabel = "ID_OR_PATH", defaultValue = SetupOptions.DEFAULT_MODEL,
@@ -45,17 +46,36 @@ final class SetupCommand implements Callable<Integer> {
     private boolean allowDownload;
 
     @Option(names = "--layers", paramLabel = "SPEC", defaultValue = SetupOptions.DEFAULT_LAYERS,
-            description = "Lens layers: all, a list such as 0,2,4 or a range such as 0-4; layer n_layers is the"
-                    + " final residual stream (default: ${DEFAULT-VALUE}).")
+            description = "Layers: all, a list such as 0,2,4 or a range such as 0-4. For logit_lens, layer n_layers"
+                    + " is the final residual stream; the other interventions address blocks 0 to n_layers-1."
+                    + " path_patching sweeps every sender below its receiver and ignores it (default: ${DEFAULT-VALUE}).")
     private String layers;
 
     @Option(names = "--prompts", paramLabel = "FILE",
-            description = "Prompts JSONL file, one {\"prompt\": ..., \"answer\": ...} object per line; copied to"
-                    + " code/data/ (default: reuse code/data/prompts.jsonl).")
+            description = "logit_lens: prompts JSONL file, one {\"prompt\": ..., \"answer\": ...} object per line;"
+                    + " copied to code/data/ (default: reuse code/data/prompts.jsonl).")
     private Path prompts;
 
+    @Option(names = "--pairs", paramLabel = "FILE",
+            description = "activation_patching and path_patching: JSONL file, one {\"clean\": ..., \"corrupted\": ...,"
+                    + " \"answer\": ..., \"wrong_answer\": ...} object per line; each answer must be one token and"
+                    + " clean and corrupted must have the same token count; copied to code/data/"
+                    + " (default: reuse code/data/pairs.jsonl).")
+    private Path pairs;
+
+    @Option(names = "--receiver", paramLabel = "HEAD",
+            description = "path_patching: the receiver head, such as L1H0, or auto for the head with the largest"
+                    + " direct effect on the logits (default: auto).")
+    private String receiver;
+
+    @Option(names = "--seq-len", paramLabel = "N",
+            description = "attention_pattern: length of the random token span that each sequence repeats once"
+                    + " (default: " + SetupOptions.DEFAULT_SEQ_LEN + ").")
+    private Integer seqLen;
+
     @Option(names = "--probe-id", paramLabel = "ID",
-            description = "Probe id, the results file name (default: logit_lens_layers_<first>_to_<last>).")
+            description = "Probe id, the results file name (default: <intervention>_layers_<first>_to_<last>, or"
+                    + " path_patching_receiver_<head>).")
     private String probeId;
 
     @Option(names = "--n-examples", paramLabel = "N", defaultValue = "" + SetupOptions.DEFAULT_N_EXAMPLES,
@@ -91,7 +111,8 @@ final class SetupCommand implements Callable<Integer> {
         Console console = common.console();
         SetupOptions options = new SetupOptions(common.root(context), slug, intervention, model, layers,
                 prompts == null ? null : context.workingDirectory().resolve(prompts), probeId, nExamples, seeds,
-                dtype, hypothesis, init, force, !common.allowUvInstall(), allowDownload);
+                dtype, hypothesis, init, force, !common.allowUvInstall(), allowDownload,
+                pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         console.result(result.script().toString());
         console.result(result.mainScript().toString());

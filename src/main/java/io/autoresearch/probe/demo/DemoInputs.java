@@ -1,5 +1,6 @@
 package io.autoresearch.probe.demo;
 
+import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.SetupOptions;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,14 +17,33 @@ public final class DemoInputs {
     public static final String MODEL_PATH = "models/induction-demo-model";
     public static final String PROMPTS_RESOURCE = "python/demo/prompts.jsonl";
     public static final String PROMPTS_PATH = "data/prompts.jsonl";
+    public static final String PAIRS_RESOURCE = "python/demo/pairs.jsonl";
+    public static final String PAIRS_PATH = "data/pairs.jsonl";
     /** The demo model has 2 blocks, so the lens layers are 0, 1 and 2 (the final residual stream). */
     public static final String PROBE_ID = "logit_lens_layers_0_to_2";
+    public static final String ATTENTION_PROBE_ID = "attention_pattern_layers_0_to_1";
+    public static final String PATCHING_PROBE_ID = "activation_patching_layers_0_to_1";
+    public static final String PATH_PROBE_ID = "path_patching_receiver_auto";
+    /** The demo's interventions in run order. */
+    public static final List<Intervention> INTERVENTIONS = List.of(Intervention.LOGIT_LENS,
+            Intervention.ATTENTION_PATTERN, Intervention.ACTIVATION_PATCHING, Intervention.PATH_PATCHING);
 
     public static final String RESEARCH_QUESTION = "RQ1: At which layer does the demo model's next-token"
             + " prediction on repeated spans form?";
+    public static final String ATTENTION_QUESTION = "RQ2: Which heads form the induction circuit, and do"
+            + " they compose through keys as the induction-head account predicts?";
     public static final String HYPOTHESIS = "H1: On the repeated half of each sequence, the logit-lens rank of"
             + " the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1"
             + " at the final residual stream, so the prediction forms in layer 1, where the induction heads sit.";
+    public static final String ATTENTION_HYPOTHESIS = "H2: On repeated random word sequences, a layer-0 head"
+            + " attends to the previous token and a layer-1 head attends to the token after the earlier occurrence"
+            + " of the current token (an induction head), both well above the control without a repeat.";
+    public static final String PATCHING_HYPOTHESIS = "H3: When the first copy's tokens are swapped so that"
+            + " induction points at a different word, patching the clean output of the layer-1 head with the top"
+            + " induction score into the corrupted run recovers more of the logit difference than any other head.";
+    public static final String PATH_HYPOTHESIS = "H4: The layer-0 previous-token head changes the layer-1"
+            + " induction head's output through the induction head's keys (K-composition) much more than through"
+            + " its queries or values.";
     public static final String NULL_HYPOTHESIS = "H0: The mean rank of the correct next token on the repeated"
             + " half does not differ between the residual stream before layer 1 and the final residual stream.";
 
@@ -38,23 +58,59 @@ public final class DemoInputs {
                 "A 2-layer GPT-2-style model trained on word sequences in which a span of random words repeats"
                         + " after a random prefix and gap.",
                 "The logit lens decodes each residual stream with the final layer norm and the unembedding.",
+                "Attention scores, activation patching and path patching look for the previous-token head,"
+                        + " the induction head and the path between them.",
                 "",
                 "## Research Questions",
                 "",
                 "- " + RESEARCH_QUESTION,
+                "- " + ATTENTION_QUESTION,
                 "",
                 "## Hypotheses",
                 "",
                 "- " + HYPOTHESIS,
+                "- " + ATTENTION_HYPOTHESIS,
+                "- " + PATCHING_HYPOTHESIS,
+                "- " + PATH_HYPOTHESIS,
                 "- " + NULL_HYPOTHESIS,
                 "");
     }
 
-    /** Returns the setup options the demo uses for the project under {@code codeDir}. */
+    /** Returns the setup options of the demo's logit-lens probe for the project under {@code codeDir}. */
     public static SetupOptions setupOptions(Path root, Path codeDir, boolean noInstall) {
-        return new SetupOptions(root, SLUG, "logit_lens", codeDir.resolve(MODEL_PATH).toString(),
-                SetupOptions.DEFAULT_LAYERS, codeDir.resolve(PROMPTS_PATH), null, SetupOptions.DEFAULT_N_EXAMPLES,
-                SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, HYPOTHESIS, true, false, noInstall, false);
+        return setupOptions(Intervention.LOGIT_LENS, root, codeDir, noInstall);
+    }
+
+    /** Returns the setup options the demo uses for one intervention in the project under {@code codeDir}. */
+    public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall) {
+        Path prompts = intervention.input() == Intervention.Input.PROMPTS ? codeDir.resolve(PROMPTS_PATH) : null;
+        Path pairs = intervention.input() == Intervention.Input.PAIRS ? codeDir.resolve(PAIRS_PATH) : null;
+        return new SetupOptions(root, SLUG, intervention.id(), codeDir.resolve(MODEL_PATH).toString(),
+                SetupOptions.DEFAULT_LAYERS, prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
+                SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, false,
+                noInstall, false, pairs, null, null);
+    }
+
+    /** Returns the probe id setup gives the demo's probe of {@code intervention}. */
+    public static String probeId(Intervention intervention) {
+        return switch (intervention) {
+            case LOGIT_LENS -> PROBE_ID;
+            case ATTENTION_PATTERN -> ATTENTION_PROBE_ID;
+            case ACTIVATION_PATCHING -> PATCHING_PROBE_ID;
+            case PATH_PATCHING -> PATH_PROBE_ID;
+            default -> throw new IllegalArgumentException("the demo has no " + intervention.id() + " probe");
+        };
+    }
+
+    /** Returns the hypothesis the demo's probe of {@code intervention} tests. */
+    public static String hypothesis(Intervention intervention) {
+        return switch (intervention) {
+            case LOGIT_LENS -> HYPOTHESIS;
+            case ATTENTION_PATTERN -> ATTENTION_HYPOTHESIS;
+            case ACTIVATION_PATCHING -> PATCHING_HYPOTHESIS;
+            case PATH_PATCHING -> PATH_HYPOTHESIS;
+            default -> throw new IllegalArgumentException("the demo has no " + intervention.id() + " probe");
+        };
     }
 
     /** Returns the seeds of {@link SetupOptions#DEFAULT_SEEDS} as a list. */

@@ -12,12 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Renders the demo's two analysis scripts exactly as {@code probe demo} writes them, for the
+ * Renders the demo's analysis scripts exactly as {@code probe demo} writes them, for the
  * committed golden files in the repository's top-level {@code analysis/} folder.
  */
 public final class DemoScripts {
@@ -28,21 +29,34 @@ public final class DemoScripts {
     }
 
     /**
-     * Renders {@code induction-demo.py} and {@code logit_lens_<yyyymmdd>.py} for a setup on
-     * {@code date}, keyed by file name.
+     * Renders {@code induction-demo.py} and one {@code <intervention>_<yyyymmdd>.py} per demo
+     * probe for a setup on {@code date}, keyed by file name.
      */
     public Map<String, String> render(LocalDate date, String toolVersion) {
-        String lensScript = ProbeScripts.scriptPath(Intervention.LOGIT_LENS, date);
+        String created = date.atStartOfDay().toInstant(ZoneOffset.UTC).toString();
+        List<Manifest.ProbeEntry> probes = new ArrayList<>();
+        Map<String, String> interventionScripts = new LinkedHashMap<>();
+        for (Intervention intervention : DemoInputs.INTERVENTIONS) {
+            String script = ProbeScripts.scriptPath(intervention, date);
+            boolean lens = intervention == Intervention.LOGIT_LENS;
+            List<Integer> layers = lens ? List.of(0, 1, 2) : List.of(0, 1);
+            probes.add(new Manifest.ProbeEntry(DemoInputs.probeId(intervention), intervention.id(), script,
+                    DemoInputs.MODEL_PATH, layers, created));
+            String dataPath = switch (intervention.input()) {
+                case PROMPTS -> DemoInputs.PROMPTS_PATH;
+                case PAIRS -> DemoInputs.PAIRS_PATH;
+                case NONE -> null;
+            };
+            interventionScripts.put(fileName(script), scripts.interventionScript(new ProbeScripts.ScriptInputs(
+                    intervention, DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date,
+                    DemoInputs.probeId(intervention), DemoInputs.MODEL_PATH, dataPath, null,
+                    SetupOptions.DEFAULT_N_EXAMPLES, DemoInputs.seeds(), SetupOptions.DEFAULT_DTYPE,
+                    DemoInputs.hypothesis(intervention), SetupOptions.DEFAULT_SEQ_LEN, SetupOptions.DEFAULT_RECEIVER)));
+        }
         Map<String, String> files = new LinkedHashMap<>();
         files.put(fileName(ProbeScripts.mainScriptPath(DemoInputs.SLUG)), scripts.mainScript(
-                DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date, DemoInputs.HYPOTHESIS,
-                List.of(new Manifest.ProbeEntry(DemoInputs.PROBE_ID, Intervention.LOGIT_LENS.id(), lensScript,
-                        DemoInputs.MODEL_PATH, List.of(0, 1, 2),
-                        date.atStartOfDay().toInstant(ZoneOffset.UTC).toString()))));
-        files.put(fileName(lensScript), scripts.logitLensScript(new ProbeScripts.LogitLensInputs(
-                DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date, DemoInputs.PROBE_ID, DemoInputs.MODEL_PATH,
-                DemoInputs.PROMPTS_PATH, null, SetupOptions.DEFAULT_N_EXAMPLES, DemoInputs.seeds(),
-                SetupOptions.DEFAULT_DTYPE, DemoInputs.HYPOTHESIS)));
+                DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date, DemoInputs.HYPOTHESIS, probes));
+        files.putAll(interventionScripts);
         return files;
     }
 
@@ -50,7 +64,7 @@ public final class DemoScripts {
     public List<Path> writeTo(Path folder, LocalDate date, String toolVersion) {
         try {
             Files.createDirectories(folder);
-            List<Path> written = new java.util.ArrayList<>();
+            List<Path> written = new ArrayList<>();
             for (Map.Entry<String, String> file : render(date, toolVersion).entrySet()) {
                 Path target = folder.resolve(file.getKey());
                 Files.writeString(target, file.getValue(), StandardCharsets.UTF_8);

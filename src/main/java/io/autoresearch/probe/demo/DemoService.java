@@ -4,6 +4,7 @@ import io.autoresearch.probe.run.RunOutcome;
 import io.autoresearch.probe.run.RunRequest;
 import io.autoresearch.probe.run.RunService;
 import io.autoresearch.probe.setup.AtomicFiles;
+import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.ManagedFiles;
 import io.autoresearch.probe.setup.Manifest;
 import io.autoresearch.probe.setup.ManifestStore;
@@ -22,13 +23,16 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Builds the induction demo workspace and runs its logit-lens probe end to end: the plan, a
- * uv project, the trained demo model and prompts copied from the classpath, setup with all
- * layers, and {@code probe run}. Re-running keeps every file a person edited, by the same
+ * Builds the induction demo workspace and runs its four probes end to end: the plan, a uv
+ * project, the trained demo model, prompts and pairs copied from the classpath, one setup per
+ * intervention (logit lens, attention pattern, activation patching, path patching) and
+ * {@code probe run}. Re-running keeps every file a person edited, by the same
  * manifest rule as setup; the experiment plan is written only when it does not exist.
  */
 public final class DemoService {
@@ -58,15 +62,20 @@ public final class DemoService {
         this.resources = resources;
     }
 
-    /** The outcome of a demo: the setup, and the run or null when no run service was given. */
-    public record DemoResult(Workspace workspace, SetupResult setup, RunOutcome run) {
+    /** The outcome of a demo: one setup per intervention, and the run or null when no run service was given. */
+    public record DemoResult(Workspace workspace, List<SetupResult> setups, RunOutcome run) {
+        /** Returns the setup of the logit-lens probe, the first one. */
+        public SetupResult setup() {
+            return setups.get(0);
+        }
+
         public ExitCode exitCode() {
             return run == null ? ExitCode.SUCCESS : run.exitCode();
         }
     }
 
     /**
-     * Builds the demo under {@code root}, sets up the probe and runs it.
+     * Builds the demo under {@code root}, sets up its probes and runs them.
      *
      * @param allowUvInstall whether uv may be installed into the tool home when it is missing
      * @param online whether the demo script may reach the model hub (the demo model is local)
@@ -82,17 +91,23 @@ public final class DemoService {
         }
         copyDemoFiles(workspace, demoFiles);
 
-        SetupResult setup = setupService.setup(DemoInputs.setupOptions(root, workspace.codeDir(), !allowUvInstall));
+        List<SetupResult> setups = new ArrayList<>();
+        for (Intervention intervention : DemoInputs.INTERVENTIONS) {
+            setups.add(setupService.setup(
+                    DemoInputs.setupOptions(intervention, root, workspace.codeDir(), !allowUvInstall)));
+        }
         if (runService == null) {
-            return new DemoResult(workspace, setup, null);
+            return new DemoResult(workspace, setups, null);
         }
         RunOutcome run = runService.run(new RunRequest(workspace.codeDir(), allowUvInstall, online, null));
         if (run.exitCode() == ExitCode.SUCCESS) {
-            console.info("results: " + workspace.resultsFile(DemoInputs.PROBE_ID)
-                    + " (run the script again with: cd " + workspace.codeDir() + " && uv run --extra attention python "
-                    + setup.plan().scriptPath() + ")");
+            for (SetupResult setup : setups) {
+                console.info("results: " + workspace.resultsFile(setup.plan().probeId()));
+            }
+            console.info("run one script again with: cd " + workspace.codeDir()
+                    + " && uv run --extra attention python " + setups.get(0).plan().scriptPath());
         }
-        return new DemoResult(workspace, setup, run);
+        return new DemoResult(workspace, setups, run);
     }
 
     /** Reads the demo model folder and prompts from the classpath, keyed by path relative to code/. */
@@ -101,6 +116,7 @@ public final class DemoService {
         ResourceTree.read(resources, DemoInputs.MODEL_RESOURCE)
                 .forEach((relative, content) -> files.put(DemoInputs.MODEL_PATH + "/" + relative, content));
         files.put(DemoInputs.PROMPTS_PATH, readResource(DemoInputs.PROMPTS_RESOURCE));
+        files.put(DemoInputs.PAIRS_PATH, readResource(DemoInputs.PAIRS_RESOURCE));
         return files;
     }
 

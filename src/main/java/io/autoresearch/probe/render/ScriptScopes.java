@@ -3,7 +3,7 @@ package io.autoresearch.probe.render;
 import java.util.List;
 
 /**
- * The typed scopes of the three script templates. Field names are the template variable
+ * The typed scopes of the script templates. Field names are the template variable
  * names, so they use snake_case. Every {@code *_literal} field contains a Python literal from
  * {@link PythonLiteral}. The other fields contain values validated by a pattern (slug, package,
  * dates, versions, integers).
@@ -20,8 +20,13 @@ public final class ScriptScopes {
         }
     }
 
-    /** Scope of {@code logit_lens.py.mustache}, one logit-lens script. */
-    public record LogitLensScript(
+    /**
+     * Scope of the intervention templates, {@code <intervention>.py.mustache}. Each template uses
+     * the variables it needs: the logit lens reads the prompts path, the patching templates the
+     * pairs path, path patching the receiver and the attention pattern the span length. A
+     * variable an intervention does not read holds {@code None} or 0.
+     */
+    public record InterventionScript(
             String slug,
             String _package,
             String tool_version,
@@ -29,11 +34,14 @@ public final class ScriptScopes {
             String probe_id_literal,
             String model_id_literal,
             String prompts_path_literal,
+            String pairs_path_literal,
             String layers_literal,
             int n_examples,
             String seeds_literal,
             String dtype_literal,
-            String hypothesis_literal) {
+            String hypothesis_literal,
+            int seq_len,
+            String receiver_literal) {
         public String getPackage() {
             return _package;
         }

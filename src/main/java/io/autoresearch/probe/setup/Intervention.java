@@ -6,19 +6,36 @@ import java.util.stream.Collectors;
 
 /** The six interventions of the product, named as in the results-file schema. */
 public enum Intervention {
-    LOGIT_LENS("logit_lens", true),
-    ATTENTION_PATTERN("attention_pattern", false),
-    ACTIVATION_PATCHING("activation_patching", false),
-    PATH_PATCHING("path_patching", false),
-    PROBING("probing", false),
-    SAE_FEATURE_LOOKUP("sae_feature_lookup", false);
+    LOGIT_LENS("logit_lens", true, Input.PROMPTS),
+    ATTENTION_PATTERN("attention_pattern", true, Input.NONE),
+    ACTIVATION_PATCHING("activation_patching", true, Input.PAIRS),
+    PATH_PATCHING("path_patching", true, Input.PAIRS),
+    PROBING("probing", false, Input.NONE),
+    SAE_FEATURE_LOOKUP("sae_feature_lookup", false, Input.NONE);
+
+    /** The input file an intervention reads, which setup validates and copies into code/data/. */
+    public enum Input {
+        /** Prompts JSONL, {@code {"prompt": ..., "answer": ...}} per line. */
+        PROMPTS,
+        /** Clean/corrupted pairs JSONL, see {@link PairsFile}. */
+        PAIRS,
+        /** No file: the script makes its own inputs. */
+        NONE
+    }
 
     private final String id;
     private final boolean implemented;
+    private final Input input;
 
-    Intervention(String id, boolean implemented) {
+    Intervention(String id, boolean implemented, Input input) {
         this.id = id;
         this.implemented = implemented;
+        this.input = input;
+    }
+
+    /** Returns the input file kind this intervention reads. */
+    public Input input() {
+        return input;
     }
 
     /** Returns the name used on the command line, in script names and in results files. */

@@ -63,21 +63,33 @@ public record LayerSpec(List<Integer> layers) {
      * model that is not cached yet) only the explicit list is returned, or null for all.
      */
     public List<Integer> resolve(Integer nLayers, String modelId) {
+        return resolve(nLayers, modelId, true);
+    }
+
+    /**
+     * Returns the layers for an intervention. With {@code includeFinal} (the logit lens) layer
+     * {@code nLayers} names the final residual stream, so the range is {@code 0..nLayers}; the
+     * other interventions address blocks {@code 0..nLayers-1}.
+     */
+    public List<Integer> resolve(Integer nLayers, String modelId, boolean includeFinal) {
         if (nLayers == null) {
             return layers;
         }
+        int last = includeFinal ? nLayers : nLayers - 1;
         if (layers == null) {
             List<Integer> all = new ArrayList<>();
-            for (int layer = 0; layer <= nLayers; layer++) {
+            for (int layer = 0; layer <= last; layer++) {
                 all.add(layer);
             }
             return all;
         }
         for (int layer : layers) {
-            if (layer > nLayers) {
+            if (layer > last) {
+                String valid = includeFinal
+                        ? "valid logit-lens layers are 0-" + last + " (" + last + " is the final residual stream)"
+                        : "valid blocks are 0-" + last;
                 throw ProbeException.usage("layer " + layer + " is out of range for model '" + modelId + "' with "
-                        + nLayers + " layers; valid logit-lens layers are 0-" + nLayers + " (" + nLayers
-                        + " is the final residual stream)");
+                        + nLayers + " layers; " + valid);
             }
         }
         return layers;

@@ -27,6 +27,8 @@ public final class ModelResolver {
     /** A hub id: {@code name} or {@code org/name}. */
     private static final Pattern HUB_ID = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$");
     private static final List<String> LAYER_COUNT_KEYS = List.of("n_layer", "num_hidden_layers", "n_layers");
+    private static final List<String> HEAD_COUNT_KEYS = List.of("n_head", "num_attention_heads", "n_heads");
+    private static final List<String> CONTEXT_KEYS = List.of("n_ctx", "n_positions", "max_position_embeddings");
 
     private final Map<String, String> environment;
     private final Path userHome;
@@ -91,7 +93,7 @@ public final class ModelResolver {
             throw ProbeException.usage("model folder '" + argument + "' has no config.json; pass the folder that"
                     + " save_pretrained wrote");
         }
-        return new ResolvedModel(argument, absolute, null, config, readLayerCount(config));
+        return withShape(argument, absolute, null, config);
     }
 
     private ResolvedModel resolveHubId(String hubId, boolean allowDownload) {
@@ -99,7 +101,7 @@ public final class ModelResolver {
         Path modelDir = cache.resolve("models--" + hubId.replace("/", "--"));
         Path config = findSnapshotConfig(modelDir);
         if (config != null) {
-            return new ResolvedModel(hubId, null, hubId, config, readLayerCount(config));
+            return withShape(hubId, null, hubId, config);
         }
         if (allowDownload) {
             return new ResolvedModel(hubId, null, hubId, null, null);
@@ -153,8 +155,26 @@ public final class ModelResolver {
         return similar;
     }
 
-    /** Reads the number of transformer blocks from a config.json, also inside {@code text_config}. */
-    static int readLayerCount(Path config) {
+    private static ResolvedModel withShape(String argument, Path localFolder, String hubId, Path config) {
+        JsonNode root = readConfig(config);
+        return new ResolvedModel(argument, localFolder, hubId, config, readLayerCount(config),
+                positiveInt(root, HEAD_COUNT_KEYS), positiveInt(root, CONTEXT_KEYS));
+    }
+
+    /** Returns the first positive integer under one of {@code keys}, also inside {@code text_config}, or null. */
+    private static Integer positiveInt(JsonNode root, List<String> keys) {
+        for (JsonNode node : List.of(root, root.path("text_config"))) {
+            for (String key : keys) {
+                JsonNode value = node.path(key);
+                if (value.isInt() && value.asInt() > 0) {
+                    return value.asInt();
+                }
+            }
+        }
+        return null;
+    }
+
+    private static JsonNode readConfig(Path config) {
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(config.toFile());
@@ -163,13 +183,14 @@ public final class ModelResolver {
         } catch (IOException e) {
             throw ProbeException.usage("cannot read " + config + ": " + e.getMessage());
         }
-        for (JsonNode node : List.of(root, root.path("text_config"))) {
-            for (String key : LAYER_COUNT_KEYS) {
-                JsonNode value = node.path(key);
-                if (value.isInt() && value.asInt() > 0) {
-                    return value.asInt();
-                }
-            }
+        return root;
+    }
+
+    /** Reads the number of transformer blocks from a config.json, also inside {@code text_config}. */
+    static int readLayerCount(Path config) {
+        Integer layers = positiveInt(readConfig(config), LAYER_COUNT_KEYS);
+        if (layers != null) {
+            return layers;
         }
         throw ProbeException.usage("cannot find the number of layers in " + config + ": none of "
                 + String.join(", ", LAYER_COUNT_KEYS) + " is a positive integer");

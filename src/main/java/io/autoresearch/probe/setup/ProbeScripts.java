@@ -13,8 +13,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Renders the three scripts of a probe project from validated inputs: the wrapper module
- * {@code src/<pkg>/probe.py}, one logit-lens script and the hypothesis script
+ * Renders the scripts of a probe project from validated inputs: the wrapper module
+ * {@code src/<pkg>/probe.py}, one script per intervention and the hypothesis script
  * {@code analysis/<slug>.py}. Setup and the demo's golden-file helper share it, so the
  * committed demo scripts are exactly what setup writes.
  */
@@ -29,25 +29,30 @@ public final class ProbeScripts {
     }
 
     /**
-     * The validated inputs of one logit-lens script.
+     * The validated inputs of one intervention script.
      *
      * @param modelId the hub id, a path relative to code/ or an absolute path
-     * @param promptsPath the prompts file relative to code/
-     * @param layers the lens layers, or null for all
+     * @param dataPath the prompts or pairs file relative to code/, or null when the intervention reads none
+     * @param layers the layers, or null for all
+     * @param seqLen the attention-pattern span length
+     * @param receiver the path-patching receiver, {@code auto} or such as {@code L1H0}
      */
-    public record LogitLensInputs(
+    public record ScriptInputs(
+            Intervention intervention,
             String slug,
             String packageName,
             String toolVersion,
             LocalDate generatedOn,
             String probeId,
             String modelId,
-            String promptsPath,
+            String dataPath,
             List<Integer> layers,
             int nExamples,
             List<Integer> seeds,
             String dtype,
-            String hypothesis) {
+            String hypothesis,
+            int seqLen,
+            String receiver) {
     }
 
     /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
@@ -83,20 +88,26 @@ public final class ProbeScripts {
                 new ScriptScopes.ProbeModule(slug, packageName, toolVersion, generatedOn.toString()));
     }
 
-    public String logitLensScript(LogitLensInputs inputs) {
-        return renderer.render("logit_lens.py.mustache", new ScriptScopes.LogitLensScript(
+    /** Renders {@code templates/<intervention>.py.mustache} for one probe. */
+    public String interventionScript(ScriptInputs inputs) {
+        Intervention.Input input = inputs.intervention().input();
+        String dataLiteral = inputs.dataPath() == null ? "None" : PythonLiteral.of(inputs.dataPath());
+        return renderer.render(inputs.intervention().id() + ".py.mustache", new ScriptScopes.InterventionScript(
                 inputs.slug(),
                 inputs.packageName(),
                 inputs.toolVersion(),
                 inputs.generatedOn().toString(),
                 PythonLiteral.of(inputs.probeId()),
                 PythonLiteral.of(inputs.modelId()),
-                PythonLiteral.of(inputs.promptsPath()),
+                input == Intervention.Input.PROMPTS ? dataLiteral : "None",
+                input == Intervention.Input.PAIRS ? dataLiteral : "None",
                 PythonLiteral.ofInts(inputs.layers()),
                 inputs.nExamples(),
                 PythonLiteral.ofInts(inputs.seeds()),
                 PythonLiteral.of(inputs.dtype()),
-                PythonLiteral.of(inputs.hypothesis())));
+                PythonLiteral.of(inputs.hypothesis()),
+                inputs.seqLen(),
+                PythonLiteral.of(inputs.receiver())));
     }
 
     /** Renders {@code analysis/<slug>.py}, which lists every probe of the project. */

@@ -28,7 +28,7 @@ public final class PromptsFile {
             throw ProbeException.usage("prompts file '" + file + "' does not exist or is not a file;"
                     + " pass a JSONL file with one {\"prompt\": ..., \"answer\": ...} object per line");
         }
-        String text = decodeUtf8(file);
+        String text = decodeUtf8(file, "prompts file");
         ObjectMapper json = new ObjectMapper();
         String[] lines = text.split("\r\n|\r|\n", -1);
         int prompts = 0;
@@ -71,12 +71,13 @@ public final class PromptsFile {
         }
     }
 
-    private static String decodeUtf8(Path file) {
+    /** Reads {@code file} as strict UTF-8; {@code kind}, such as "pairs file", names it in errors. */
+    static String decodeUtf8(Path file, String kind) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw ProbeException.usage("cannot read prompts file " + file + ": " + e.getMessage());
+            throw ProbeException.usage("cannot read " + kind + " " + file + ": " + e.getMessage());
         }
         try {
             return StandardCharsets.UTF_8.newDecoder()
@@ -85,7 +86,7 @@ public final class PromptsFile {
                     .decode(ByteBuffer.wrap(bytes))
                     .toString();
         } catch (CharacterCodingException e) {
-            throw ProbeException.usage("prompts file " + file + " is not valid UTF-8; save it as UTF-8");
+            throw ProbeException.usage(kind + " " + file + " is not valid UTF-8; save it as UTF-8");
         }
     }
 }

@@ -20,6 +20,12 @@ import java.nio.file.Path;
  * @param force whether to overwrite files a person edited
  * @param noInstall whether installing uv is forbidden when it is missing
  * @param allowDownload whether a hub model that is not in the local cache is accepted
+ * @param pairs the clean/corrupted pairs JSONL file of the patching interventions, or null to reuse
+ *     {@code code/data/pairs.jsonl}
+ * @param receiver the path-patching receiver head, {@code auto} or such as {@code L1H0}; null for the
+ *     default, {@code auto}
+ * @param seqLen the length of the random span that the attention-pattern sequences repeat; null for
+ *     the default, 20
  */
 public record SetupOptions(
         Path root,
@@ -36,11 +42,16 @@ public record SetupOptions(
         boolean init,
         boolean force,
         boolean noInstall,
-        boolean allowDownload) {
+        boolean allowDownload,
+        Path pairs,
+        String receiver,
+        Integer seqLen) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";
     public static final int DEFAULT_N_EXAMPLES = 64;
     public static final String DEFAULT_SEEDS = "0,1,2";
     public static final String DEFAULT_DTYPE = "float32";
+    public static final String DEFAULT_RECEIVER = "auto";
+    public static final int DEFAULT_SEQ_LEN = 20;
 }

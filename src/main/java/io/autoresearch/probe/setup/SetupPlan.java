@@ -15,12 +15,16 @@ import java.util.List;
  * @param modelId the model as the script names it: a hub id, a path relative to code/ or an absolute path
  * @param lensLayers the layers recorded in the manifest, or null when unknown (hub model not cached)
  * @param scriptLayers the layers the script receives, or null for all
- * @param promptsSource the prompts file to copy
- * @param promptsPath the copy's path relative to code/, such as {@code data/prompts.jsonl}
+ * @param dataSource the input file to copy: prompts for the logit lens, pairs for patching, or null
+ *     for the attention pattern, which makes its own sequences
+ * @param dataPath the copy's path relative to code/, such as {@code data/prompts.jsonl}, or null
+ * @param dataCount the number of prompts or pairs in the input file, or 0 without one
  * @param scriptPath the intervention script relative to code/; reused from the manifest for a known probe id
  * @param generatedOn the date written into the rendered scripts: the date in the script name
  * @param created the first-setup instant of this probe, kept across re-runs
  * @param manifest the manifest as read before this setup
+ * @param receiver the path-patching receiver (auto for the other interventions)
+ * @param seqLen the attention-pattern span length
  */
 public record SetupPlan(
         Workspace workspace,
@@ -31,9 +35,9 @@ public record SetupPlan(
         String modelId,
         List<Integer> lensLayers,
         List<Integer> scriptLayers,
-        Path promptsSource,
-        String promptsPath,
-        int promptCount,
+        Path dataSource,
+        String dataPath,
+        int dataCount,
         String probeId,
         int nExamples,
         List<Integer> seeds,
@@ -43,5 +47,7 @@ public record SetupPlan(
         LocalDate generatedOn,
         Instant created,
         Manifest manifest,
-        boolean force) {
+        boolean force,
+        Receiver receiver,
+        int seqLen) {
 }

@@ -69,14 +69,16 @@ public final class SetupService {
         declareAttentionExtra(workspace);
 
         Map<String, byte[]> files = new LinkedHashMap<>(runtimeFiles);
-        files.put(plan.promptsPath(), readBytes(plan.promptsSource()));
+        if (plan.dataSource() != null) {
+            files.put(plan.dataPath(), readBytes(plan.dataSource()));
+        }
         files.putAll(scriptFiles);
         ManagedFiles.Applied applied = ManagedFiles.apply(workspace, plan.manifest(), files, plan.force(), toolVersion);
         for (ManagedFiles.Outcome outcome : applied.outcomes()) {
             console.info(outcome.line());
-            if (outcome.path().equals(plan.promptsPath()) && outcome.action() == ManagedFiles.Action.SKIPPED_EDITED) {
-                console.warn("the prompts in " + plan.promptsPath() + " were edited, so the scripts keep using them"
-                        + " instead of " + plan.promptsSource() + "; pass --force to replace them");
+            if (outcome.path().equals(plan.dataPath()) && outcome.action() == ManagedFiles.Action.SKIPPED_EDITED) {
+                console.warn("the inputs in " + plan.dataPath() + " were edited, so the scripts keep using them"
+                        + " instead of " + plan.dataSource() + "; pass --force to replace them");
             }
         }
 
@@ -99,13 +101,16 @@ public final class SetupService {
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put("src/" + plan.packageName() + "/probe.py",
                 utf8(scripts.probeModule(slug, plan.packageName(), toolVersion, plan.generatedOn())));
-        files.put(plan.scriptPath(), utf8(scripts.logitLensScript(new ProbeScripts.LogitLensInputs(
-                slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(), plan.modelId(),
-                plan.promptsPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis()))));
+        files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
+                plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
+                plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
+                plan.hypothesis(), plan.seqLen(), plan.receiver().toString()))));
         List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
-        files.put(ProbeScripts.mainScriptPath(slug), utf8(scripts.mainScript(
-                slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.hypothesis(), probes)));
+        // The hypothesis script serves every probe of the project, so it states the plan's first
+        // hypothesis; a project without a plan gets the hypothesis of the latest setup.
+        String planHypothesis = ExperimentPlan.firstHypothesis(plan.workspace().experimentPlan());
+        files.put(ProbeScripts.mainScriptPath(slug), utf8(scripts.mainScript(slug, plan.packageName(), toolVersion,
+                plan.generatedOn(), planHypothesis != null ? planHypothesis : plan.hypothesis(), probes)));
         return files;
     }
 

@@ -28,6 +28,10 @@ public final class SetupValidator {
     public static final List<String> DTYPES = List.of("float32", "float16", "bfloat16", "float64");
     /** The prompts file reused when {@code --prompts} is not given. */
     public static final String DEFAULT_PROMPTS = "data/prompts.jsonl";
+    /** The pairs file reused when {@code --pairs} is not given. */
+    public static final String DEFAULT_PAIRS = "data/pairs.jsonl";
+    /** The shortest attention-pattern span: the induction score needs a second copy of at least two tokens. */
+    public static final int MIN_SEQ_LEN = 2;
 
     private final ModelResolver modelResolver;
     private final Clock clock;
@@ -54,14 +58,30 @@ public final class SetupValidator {
         checkText("--model", options.model());
         ResolvedModel model = modelResolver.resolve(options.model(), options.allowDownload());
         LayerSpec layerSpec = LayerSpec.parse(options.layers());
-        List<Integer> lensLayers = layerSpec.resolve(model.nLayers(), model.displayName());
+        List<Integer> lensLayers = layerSpec.resolve(model.nLayers(), model.displayName(),
+                intervention == Intervention.LOGIT_LENS);
         List<Integer> scriptLayers = layerSpec.isAll() ? null : layerSpec.layers();
 
-        Path promptsSource = promptsSource(workspace, options.prompts());
-        int promptCount = PromptsFile.validate(promptsSource);
-        String promptsPath = "data/" + promptsSource.getFileName();
+        checkOptionsApply(options, intervention);
+        Path dataSource = switch (intervention.input()) {
+            case PROMPTS -> inputSource(workspace, options.prompts(), DEFAULT_PROMPTS, "--prompts",
+                    "a JSONL file with one {\"prompt\": ..., \"answer\": ...} object per line");
+            case PAIRS -> inputSource(workspace, options.pairs(), DEFAULT_PAIRS, "--pairs",
+                    "a JSONL file with one {\"clean\": ..., \"corrupted\": ..., \"answer\": ..., \"wrong_answer\": ...}"
+                            + " object per line");
+            case NONE -> null;
+        };
+        int dataCount = switch (intervention.input()) {
+            case PROMPTS -> PromptsFile.validate(dataSource);
+            case PAIRS -> PairsFile.validate(dataSource);
+            case NONE -> 0;
+        };
+        String dataPath = dataSource == null ? null : "data/" + dataSource.getFileName();
+        Receiver receiver = Receiver.parse(options.receiver() == null ? SetupOptions.DEFAULT_RECEIVER : options.receiver())
+                .checkAgainst(model.nLayers(), model.nHeads(), model.displayName());
+        int seqLen = checkSeqLen(options.seqLen() == null ? SetupOptions.DEFAULT_SEQ_LEN : options.seqLen(), model);
 
-        String probeId = probeId(options.probeId(), intervention, lensLayers);
+        String probeId = probeId(options.probeId(), intervention, lensLayers, receiver);
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
@@ -76,11 +96,11 @@ public final class SetupValidator {
         Instant created = existing.map(entry -> parseInstant(entry.created()))
                 .orElse(Instant.now(clock).truncatedTo(ChronoUnit.SECONDS));
 
-        checkTargets(workspace, packageName, scriptPath, promptsPath);
+        checkTargets(workspace, packageName, scriptPath, dataPath);
         return new SetupPlan(workspace, intervention, needsInit, packageName, model,
-                modelIdForScript(workspace, model), lensLayers, scriptLayers, promptsSource, promptsPath,
-                promptCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
-                manifest, options.force());
+                modelIdForScript(workspace, model), lensLayers, scriptLayers, dataSource, dataPath,
+                dataCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
+                manifest, options.force(), receiver, seqLen);
     }
 
     /**
@@ -110,21 +130,64 @@ public final class SetupValidator {
         return !hasProject;
     }
 
-    private static Path promptsSource(Workspace workspace, Path prompts) {
-        if (prompts != null) {
-            return prompts.toAbsolutePath().normalize();
+    /**
+     * Rejects options that the chosen intervention does not read, so that a mistyped
+     * intervention does not silently ignore them.
+     */
+    private static void checkOptionsApply(SetupOptions options, Intervention intervention) {
+        if (options.prompts() != null && intervention.input() != Intervention.Input.PROMPTS) {
+            throw ProbeException.usage("--prompts does not apply to " + intervention.id() + ": "
+                    + (intervention.input() == Intervention.Input.PAIRS
+                            ? "it reads clean/corrupted pairs, so pass --pairs FILE instead"
+                            : "it makes its own input sequences; remove --prompts"));
         }
-        Path reused = workspace.codeDir().resolve(DEFAULT_PROMPTS);
+        if (options.pairs() != null && intervention.input() != Intervention.Input.PAIRS) {
+            throw ProbeException.usage("--pairs applies to activation_patching and path_patching only, not to "
+                    + intervention.id() + "; remove it");
+        }
+        if (options.receiver() != null && intervention != Intervention.PATH_PATCHING) {
+            throw ProbeException.usage("--receiver applies to path_patching only, not to " + intervention.id()
+                    + "; remove it");
+        }
+        if (options.seqLen() != null && intervention != Intervention.ATTENTION_PATTERN) {
+            throw ProbeException.usage("--seq-len applies to attention_pattern only, not to " + intervention.id()
+                    + "; remove it");
+        }
+    }
+
+    /** Returns the given input file, or the copy a previous setup left in code/data/. */
+    private static Path inputSource(Workspace workspace, Path given, String reusedPath, String option, String format) {
+        if (given != null) {
+            return given.toAbsolutePath().normalize();
+        }
+        Path reused = workspace.codeDir().resolve(reusedPath);
         if (Files.isRegularFile(reused)) {
             return reused;
         }
-        throw ProbeException.usage("missing --prompts: pass a JSONL file with one {\"prompt\": ..., \"answer\": ...}"
-                + " object per line (setup copies it to code/" + DEFAULT_PROMPTS + " and reuses it next time)");
+        throw ProbeException.usage("missing " + option + ": pass " + format + " (setup copies it to code/"
+                + reusedPath + " and reuses it next time)");
     }
 
-    private static String probeId(String requested, Intervention intervention, List<Integer> layers) {
+    /** Checks that BOS and two copies of the span fit in the model's context. */
+    private static int checkSeqLen(int seqLen, ResolvedModel model) {
+        if (seqLen < MIN_SEQ_LEN) {
+            throw ProbeException.usage("invalid --seq-len " + seqLen + ": use at least " + MIN_SEQ_LEN
+                    + " tokens per repeated span");
+        }
+        if (model.nCtx() != null && 2 * seqLen + 1 > model.nCtx()) {
+            throw ProbeException.usage("invalid --seq-len " + seqLen + ": BOS and two copies of the span take "
+                    + (2 * seqLen + 1) + " tokens, more than the " + model.nCtx() + " that model '"
+                    + model.displayName() + "' accepts; use at most " + (model.nCtx() - 1) / 2);
+        }
+        return seqLen;
+    }
+
+    private static String probeId(String requested, Intervention intervention, List<Integer> layers,
+            Receiver receiver) {
         String probeId = requested;
-        if (probeId == null) {
+        if (probeId == null && intervention == Intervention.PATH_PATCHING) {
+            probeId = intervention.id() + "_receiver_" + receiver.idPart();
+        } else if (probeId == null) {
             probeId = layers == null || layers.isEmpty()
                     ? intervention.id() + "_layers_all"
                     : intervention.id() + "_layers_" + layers.get(0) + "_to_" + layers.get(layers.size() - 1);
@@ -211,13 +274,15 @@ public final class SetupValidator {
     }
 
     /** Checks, before anything is written, that no target path leads out of the workspace. */
-    private static void checkTargets(Workspace workspace, String packageName, String scriptPath, String promptsPath) {
+    private static void checkTargets(Workspace workspace, String packageName, String scriptPath, String dataPath) {
+        if (dataPath != null) {
+            workspace.resolveInCode(dataPath);
+        }
         for (String relative : List.of(
                 "src/" + packageName + "/probe.py",
                 "src/" + packageName + "/probe_runtime/__init__.py",
                 scriptPath,
                 ProbeScripts.mainScriptPath(workspace.slug().value()),
-                promptsPath,
                 "cache/activations",
                 "results/probe",
                 ".auto-research/manifest.json")) {

@@ -161,7 +161,7 @@ class SetupCommandTest {
         CliRun second = setup();
 
         assertEquals(0, second.exitCode(), second.err());
-        assertTrue(second.err().contains("the prompts in data/my prompts.jsonl were edited"), second.err());
+        assertTrue(second.err().contains("the inputs in data/my prompts.jsonl were edited"), second.err());
         assertEquals(edited, Files.readString(copied));
     }
 

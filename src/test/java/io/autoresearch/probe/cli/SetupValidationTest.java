@@ -45,8 +45,8 @@ class SetupValidationTest {
                 Arguments.of("slug of 60 characters", List.of("a".repeat(60)), "60 characters"),
                 Arguments.of("unknown intervention", List.of("lens-study", "--intervention", "lens"),
                         "unknown intervention 'lens'"),
-                Arguments.of("intervention not implemented", List.of("lens-study", "--intervention", "path_patching"),
-                        "intervention 'path_patching' is not implemented yet"),
+                Arguments.of("intervention not implemented", List.of("lens-study", "--intervention", "probing"),
+                        "intervention 'probing' is not implemented yet"),
                 Arguments.of("missing workspace without init", List.of("other-study"), "pass --init"),
                 Arguments.of("slug ending in hyphen with init", List.of("new-study-", "--init"),
                         "slug 'new-study-' cannot name a new uv project"),
@@ -71,7 +71,35 @@ class SetupValidationTest {
                 Arguments.of("seeds not integers", List.of("lens-study", "--seeds", "0,one"), "'one'"),
                 Arguments.of("seeds repeated", List.of("lens-study", "--seeds", "1,1"), "seed 1 appears twice"),
                 Arguments.of("dtype unknown", List.of("lens-study", "--dtype", "float8"), "invalid --dtype 'float8'"),
-                Arguments.of("hypothesis blank", List.of("lens-study", "--hypothesis", " "), "empty --hypothesis"));
+                Arguments.of("hypothesis blank", List.of("lens-study", "--hypothesis", " "), "empty --hypothesis"),
+                Arguments.of("prompts given to patching", List.of("lens-study", "--intervention", "activation_patching",
+                        "--prompts", "PROMPTS"), "--prompts does not apply to activation_patching"),
+                Arguments.of("pairs given to the lens", List.of("lens-study", "--pairs", "PAIRS_OK"),
+                        "--pairs applies to activation_patching and path_patching only"),
+                Arguments.of("receiver given to the lens", List.of("lens-study", "--receiver", "L1H0"),
+                        "--receiver applies to path_patching only"),
+                Arguments.of("seq-len given to patching", List.of("lens-study", "--intervention", "activation_patching",
+                        "--pairs", "PAIRS_OK", "--seq-len", "5"), "--seq-len applies to attention_pattern only"),
+                Arguments.of("pairs missing", List.of("lens-study", "--intervention", "path_patching"),
+                        "missing --pairs"),
+                Arguments.of("pairs key missing", List.of("lens-study", "--intervention", "activation_patching",
+                        "--pairs", "PAIRS_NO_WRONG"), "line 1: missing key \"wrong_answer\""),
+                Arguments.of("pairs with equal answers", List.of("lens-study", "--intervention", "activation_patching",
+                        "--pairs", "PAIRS_SAME"), "line 4: \"answer\" and \"wrong_answer\" are both \" c\""),
+                Arguments.of("block layer out of range", List.of("lens-study", "--intervention", "activation_patching",
+                        "--pairs", "PAIRS_OK", "--layers", "2"), "valid blocks are 0-1"),
+                Arguments.of("receiver malformed", List.of("lens-study", "--intervention", "path_patching",
+                        "--pairs", "PAIRS_OK", "--receiver", "head3"), "invalid --receiver 'head3'"),
+                Arguments.of("receiver in layer 0", List.of("lens-study", "--intervention", "path_patching",
+                        "--pairs", "PAIRS_OK", "--receiver", "L0H1"), "has no sender heads"),
+                Arguments.of("receiver layer too high", List.of("lens-study", "--intervention", "path_patching",
+                        "--pairs", "PAIRS_OK", "--receiver", "L2H0"), "must be in 1-1"),
+                Arguments.of("receiver head too high", List.of("lens-study", "--intervention", "path_patching",
+                        "--pairs", "PAIRS_OK", "--receiver", "L1H4"), "the head must be in 0-3"),
+                Arguments.of("seq-len too short", List.of("lens-study", "--intervention", "attention_pattern",
+                        "--seq-len", "1"), "invalid --seq-len 1"),
+                Arguments.of("seq-len beyond context", List.of("lens-study", "--intervention", "attention_pattern",
+                        "--seq-len", "32"), "use at most 31"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -83,17 +111,28 @@ class SetupValidationTest {
         Path noPrompt = root.resolve("inputs").resolve("no-prompt.jsonl");
         Files.writeString(noPrompt, "{\"text\": \"ok\"}\n", StandardCharsets.UTF_8);
 
+        Path pairsOk = Fixtures.pairsFile(root.resolve("inputs").resolve("pairs.jsonl"));
+        Path pairsNoWrong = root.resolve("inputs").resolve("pairs-no-wrong.jsonl");
+        Files.writeString(pairsNoWrong, "{\"clean\": \"a b\", \"corrupted\": \"a c\", \"answer\": \" b\"}\n",
+                StandardCharsets.UTF_8);
+        Path pairsSame = root.resolve("inputs").resolve("pairs-same.jsonl");
+        Files.writeString(pairsSame, Files.readString(pairsOk) + "{\"clean\": \"a b\", \"corrupted\": \"a c\","
+                + " \"answer\": \" c\", \"wrong_answer\": \" c\"}\n", StandardCharsets.UTF_8);
+
         List<String> args = new ArrayList<>(List.of("probe", "setup"));
         for (String argument : arguments) {
-            args.add(argument.replace("BAD_JSON", badJson.toString()).replace("NO_PROMPT", noPrompt.toString()));
+            args.add(argument.replace("BAD_JSON", badJson.toString()).replace("NO_PROMPT", noPrompt.toString())
+                    .replace("PAIRS_OK", pairsOk.toString()).replace("PAIRS_NO_WRONG", pairsNoWrong.toString())
+                    .replace("PAIRS_SAME", pairsSame.toString()).replace("PROMPTS", prompts.toString()));
         }
+        boolean lens = !arguments.contains("--intervention") || arguments.contains("logit_lens");
         if (!arguments.contains("--intervention")) {
             args.addAll(List.of("--intervention", "logit_lens"));
         }
         if (!arguments.contains("--model")) {
             args.addAll(List.of("--model", model.toString()));
         }
-        if (!arguments.contains("--prompts")) {
+        if (lens && !arguments.contains("--prompts")) {
             args.addAll(List.of("--prompts", prompts.toString()));
         }
         args.addAll(List.of("--root", root.toString()));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoresearch.probe.render.TemplateRenderer;
 import io.autoresearch.probe.setup.Fixtures;
+import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.ModelResolver;
 import io.autoresearch.probe.setup.ProjectTool;
 import io.autoresearch.probe.setup.SetupService;
@@ -35,6 +36,9 @@ class DemoScriptsTest {
         Path code = Fixtures.project(root, DemoInputs.SLUG, DemoInputs.SLUG);
         Fixtures.modelFolder(code.resolve(DemoInputs.MODEL_PATH), 2);
         Fixtures.promptsFile(code.resolve(DemoInputs.PROMPTS_PATH));
+        Fixtures.pairsFile(code.resolve(DemoInputs.PAIRS_PATH));
+        // As in the demo, the plan exists before setup, so the hypothesis script states its H1.
+        Files.writeString(code.resolveSibling("04_EXPERIMENT_PLAN.md"), DemoInputs.experimentPlan());
         Clock clock = Clock.fixed(Instant.parse("2026-12-04T10:00:00Z"), ZoneOffset.UTC);
         String version = ToolVersion.current();
         Console console = new Console(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()),
@@ -43,13 +47,17 @@ class DemoScriptsTest {
                 new SetupValidator(new ModelResolver(Map.of(), root, root), clock, version),
                 new FailingProjectTool(), new TemplateRenderer(), console, version);
 
-        setup.setup(DemoInputs.setupOptions(root, code, true));
+        for (Intervention intervention : DemoInputs.INTERVENTIONS) {
+            setup.setup(DemoInputs.setupOptions(intervention, root, code, true));
+        }
         Map<String, String> rendered = new DemoScripts(new TemplateRenderer()).render(LocalDate.of(2026, 12, 4), version);
 
-        assertEquals(List.of("induction-demo.py", "logit_lens_20261204.py"), List.copyOf(rendered.keySet()));
-        assertEquals(Files.readString(code.resolve("analysis/induction-demo.py")), rendered.get("induction-demo.py"));
-        assertEquals(Files.readString(code.resolve("analysis/logit_lens_20261204.py")),
-                rendered.get("logit_lens_20261204.py"));
+        assertEquals(List.of("induction-demo.py", "logit_lens_20261204.py", "attention_pattern_20261204.py",
+                "activation_patching_20261204.py", "path_patching_20261204.py"), List.copyOf(rendered.keySet()));
+        for (Map.Entry<String, String> script : rendered.entrySet()) {
+            assertEquals(Files.readString(code.resolve("analysis").resolve(script.getKey())), script.getValue(),
+                    script.getKey());
+        }
     }
 
     @Test
@@ -75,12 +83,14 @@ class DemoScriptsTest {
     }
 
     @Test
-    void writeToCreatesBothFiles() throws IOException {
+    void writeToCreatesEveryScript() throws IOException {
         List<Path> written = new DemoScripts(new TemplateRenderer())
                 .writeTo(root.resolve("analysis"), LocalDate.of(2026, 1, 2), "0.1.0");
 
-        assertEquals(List.of(root.resolve("analysis/induction-demo.py"), root.resolve("analysis/logit_lens_20260102.py")),
-                written);
+        assertEquals(List.of(root.resolve("analysis/induction-demo.py"), root.resolve("analysis/logit_lens_20260102.py"),
+                root.resolve("analysis/attention_pattern_20260102.py"),
+                root.resolve("analysis/activation_patching_20260102.py"),
+                root.resolve("analysis/path_patching_20260102.py")), written);
         assertTrue(Files.readString(written.get(1)).contains("on 2026-01-02"));
     }
 

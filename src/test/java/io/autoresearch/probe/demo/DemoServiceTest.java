@@ -50,6 +50,7 @@ class DemoServiceTest {
         Fixtures.modelFolder(resourceFolder.resolve(DemoInputs.MODEL_RESOURCE), 2);
         Files.writeString(resourceFolder.resolve(DemoInputs.MODEL_RESOURCE).resolve("README.md"), "demo model\n");
         Fixtures.promptsFile(resourceFolder.resolve(DemoInputs.PROMPTS_RESOURCE));
+        Fixtures.pairsFile(resourceFolder.resolve(DemoInputs.PAIRS_RESOURCE));
         resources = new URLClassLoader(new URL[] {resourceFolder.toUri().toURL()}, null);
     }
 
@@ -99,6 +100,20 @@ class DemoServiceTest {
         assertTrue(script.contains("HYPOTHESIS = 'H1: On the repeated half"), script);
         assertEquals("logit_lens_layers_0_to_2", result.setup().plan().probeId());
         assertEquals(List.of(0, 1, 2), result.setup().plan().lensLayers());
+        assertTrue(Files.isRegularFile(code.resolve("data/pairs.jsonl")));
+        assertEquals(List.of("logit_lens_layers_0_to_2", "attention_pattern_layers_0_to_1",
+                "activation_patching_layers_0_to_1", "path_patching_receiver_auto"),
+                result.setups().stream().map(setup -> setup.plan().probeId()).toList());
+        String pathScript = Files.readString(code.resolve("analysis/path_patching_20261204.py"));
+        assertTrue(pathScript.contains("PAIRS_PATH = 'data/pairs.jsonl'"), pathScript);
+        assertTrue(pathScript.contains("RECEIVER = 'auto'"), pathScript);
+        assertTrue(pathScript.contains("HYPOTHESIS = 'H4: "), pathScript);
+        String mainScript = Files.readString(code.resolve("analysis/induction-demo.py"));
+        assertTrue(mainScript.contains("HYPOTHESIS = 'H1: On the repeated half"), mainScript);
+        for (String probeId : List.of("logit_lens_layers_0_to_2", "attention_pattern_layers_0_to_1",
+                "activation_patching_layers_0_to_1", "path_patching_receiver_auto")) {
+            assertTrue(mainScript.contains("('" + probeId + "', "), mainScript);
+        }
     }
 
     @Test

@@ -18,8 +18,20 @@ public final class Fixtures {
     public static Path modelFolder(Path folder, int nLayers) throws IOException {
         Files.createDirectories(folder);
         Files.writeString(folder.resolve("config.json"),
-                "{\"model_type\": \"gpt2\", \"n_layer\": " + nLayers + ", \"n_embd\": 64}\n");
+                "{\"model_type\": \"gpt2\", \"n_layer\": " + nLayers + ", \"n_embd\": 64, \"n_head\": 4,"
+                        + " \"n_positions\": 64}\n");
         return folder;
+    }
+
+    /** Writes a valid pairs file with two clean/corrupted pairs. */
+    public static Path pairsFile(Path file) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        Files.writeString(file, String.join("\n",
+                "{\"clean\": \"a b c a b\", \"corrupted\": \"a d c a b\", \"answer\": \" c\", \"wrong_answer\": \" d\"}",
+                "",
+                "{\"clean\": \"x y x\", \"corrupted\": \"x z x\", \"answer\": \" y\", \"wrong_answer\": \" z\","
+                        + " \"note\": \"extra keys are ignored\"}") + "\n");
+        return file;
     }
 
     /** Writes a valid prompts file with three prompts. */
