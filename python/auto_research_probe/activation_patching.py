@@ -1,0 +1,678 @@
+"""Activation patching: which component's activation is causally enough to restore a behaviour.
+
+Method (denoising). Each example is a pair of prompts with the same number of tokens:
+a clean prompt, on which the model gives `answer`, and a corrupted prompt, which makes
+it prefer `wrong_answer` (see `pairs.py`). The model runs on the corrupted prompt
+while one activation is replaced by its value from the clean run, and the logit
+difference `logit[answer] - logit[wrong_answer]` is read at the last position. The
+component is then credited with the share of the clean-corrupted gap that this one
+clean activation restores (Meng et al. 2022, "Locating and Editing Factual
+Associations in GPT", who call it causal tracing; Wang et al. 2023,
+"Interpretability in the Wild"; Heimersheim & Nanda 2024, "How to use and interpret
+activation patching"). Denoising tests whether a component is sufficient to carry
+the clean information into a corrupted run. Whether the component is necessary on
+clean prompts is a different question, which noising (the reverse direction) tests.
+
+Normalisation. With batch means over the examples,
+
+    normalised_logit_diff_recovered = (mean patched - mean corrupted) / (mean clean - mean corrupted)
+
+so 0 means the patch restores nothing and 1 means it restores the whole gap. This
+ratio of means is exactly what TransformerLens's `transformer_lens.patching`
+functions return with a patching metric of the batch-mean logit difference; the tests
+check each sweep against them. A per-example ratio would divide by each example's own
+gap, which can be close to zero. When the clean and corrupted means are equal the
+ratio is undefined and the run stops with a ValueError before the sweeps.
+
+Sweeps (hook names of TransformerLens, layer L = transformer block L):
+- `resid_pre` layer x position: the residual stream entering block L at one position
+  (`blocks.L.hook_resid_pre`); needs all pairs to share one token length.
+- `attn_out` and `mlp_out` layer x position: block L's attention or MLP output at one
+  position (`blocks.L.hook_attn_out`, `blocks.L.hook_mlp_out`); same length rule.
+- `attn_out_all_pos` and `mlp_out_all_pos` per layer: that output at every position.
+- `head_out` layer x head: one head's output before W_O (`blocks.L.attn.hook_z`) at
+  every position.
+Pairs of different lengths run in separate batches (no padding); the layer x position
+sweeps are skipped then, and the reason is recorded in the results.
+
+Statistics and controls. Each seed draws its own examples from the pairs file; pooled
+values use every example of every seed. Intervals are paired percentile bootstraps of
+the ratio of means (`stats.bootstrap_ratio_ci`). Shuffled control: the same head
+patch, with each example's clean activation taken from a different example of the
+same length in the same seed (a random derangement), so the patched activation comes
+from a clean run with other words. Random baseline: the mean effect of a uniformly
+chosen head (the mean of the head sweep). Effect size: Cohen's d of the per-example
+effect at the top head, real against shuffled. Noise floor: the sample standard
+deviation of the per-seed values.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .datasets import sample_examples
+from .events import EventLog, make_run_id
+from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
+from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
+from .results import SCHEMA_VERSION, build_provenance, decide_status, validate_probe_id, write_json_atomic
+from .stats import bootstrap_ratio_ci, cohens_d, ratio_of_means
+
+PRIMARY_METRIC = "normalised_logit_diff_recovered"
+SITES = ("resid_pre", "attn_out", "mlp_out", "attn_out_all_pos", "mlp_out_all_pos", "head_out")
+POSITIONAL_SITES = ("resid_pre", "attn_out", "mlp_out")
+MLP_SITES = ("mlp_out", "mlp_out_all_pos")
+REQUIRED_SITES = ("attn_out_all_pos", "head_out")
+_HOOKS = {
+    "resid_pre": "blocks.{layer}.hook_resid_pre",
+    "attn_out": "blocks.{layer}.hook_attn_out",
+    "mlp_out": "blocks.{layer}.hook_mlp_out",
+    "attn_out_all_pos": "blocks.{layer}.hook_attn_out",
+    "mlp_out_all_pos": "blocks.{layer}.hook_mlp_out",
+    "head_out": "blocks.{layer}.attn.hook_z",
+}
+_AXES = {
+    "resid_pre": ["layer", "position"],
+    "attn_out": ["layer", "position"],
+    "mlp_out": ["layer", "position"],
+    "attn_out_all_pos": ["layer"],
+    "mlp_out_all_pos": ["layer"],
+    "head_out": ["layer", "head"],
+}
+LAYER_SEMANTICS = (
+    "Layer L is transformer block L. values_per_layer patches block L's attention output "
+    "(blocks.L.hook_attn_out) at every position; secondary mlp_out_all_pos patches its MLP output "
+    "(blocks.L.hook_mlp_out). In sweeps, resid_pre (L, p) patches the residual stream entering "
+    "block L at token position p, and head_out (L, H) patches head H's output before W_O "
+    "(blocks.L.attn.hook_z) at every position."
+)
+
+
+@dataclass
+class ActivationPatchingConfig:
+    """Settings of one activation patching probe; relative paths are resolved against the project root.
+
+    `alternative_explanations` are added to the ones written from this run's numbers.
+    `sites` chooses the sweeps; attn_out_all_pos and head_out are always needed.
+    """
+
+    probe_id: str
+    model_id: str
+    pairs_path: str
+    layers: list[int] | None = None
+    n_examples: int = 64
+    seeds: tuple[int, ...] | list[int] = (0, 1, 2)
+    dtype: str = "float32"
+    device: str | None = None
+    hypothesis: str = ""
+    alternative_explanations: tuple[str, ...] | list[str] = ()
+    sites: tuple[str, ...] | list[str] = SITES
+    batch_size: int = 32
+    n_bootstrap: int = 10_000
+    results_dir: str = "results/probe"
+    events_path: str = "cache/events.jsonl"
+    script_path: str | None = None
+    bootstrap_seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------
+# Sweeps on a loaded model and prepared pairs (no files)
+
+
+def resolve_layers(model: Any, layers: Sequence[int] | None) -> list[int]:
+    """Return the chosen blocks (all of them for None), raising ValueError for an index out of range."""
+    n_layers = model.cfg.n_layers
+    if layers is None:
+        return list(range(n_layers))
+    chosen = [int(layer) for layer in layers]
+    if not chosen:
+        raise ValueError(f"layers is empty: give block indices in 0..{n_layers - 1}, or None for all")
+    bad = [layer for layer in chosen if not 0 <= layer < n_layers]
+    if bad:
+        raise ValueError(
+            f"layer index {bad[0]} is out of range: blocks of this {n_layers}-layer model are 0..{n_layers - 1} "
+            f"(layers given: {chosen})"
+        )
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"layers contains duplicates: {chosen}")
+    return chosen
+
+
+def _cells(model: Any, site: str, n_positions: int) -> tuple[int, ...]:
+    if site in POSITIONAL_SITES:
+        return (n_positions,)
+    if site == "head_out":
+        return (model.cfg.n_heads,)
+    return ()
+
+
+def _patch_hook(site: str, cell: tuple[int, ...], clean_activation: torch.Tensor):
+    def hook(activation: torch.Tensor, hook: Any) -> torch.Tensor:
+        patched = activation.clone()
+        if site in POSITIONAL_SITES:
+            patched[:, cell[0]] = clean_activation[:, cell[0]]
+        elif site == "head_out":
+            patched[:, :, cell[0]] = clean_activation[:, :, cell[0]]
+        else:
+            patched = clean_activation.clone()
+        return patched
+
+    return hook
+
+
+def _check_sites(model: Any, sites: Sequence[str]) -> None:
+    unknown = [site for site in sites if site not in SITES]
+    if unknown:
+        raise ValueError(f"unknown patching site {unknown[0]!r}: choose from {', '.join(SITES)}")
+    if getattr(model.cfg, "attn_only", False) and any(site in MLP_SITES for site in sites):
+        raise ValueError("this model has no MLP layers (attn_only), so mlp_out sites cannot be patched")
+
+
+def baseline_logit_diffs(model: Any, pairs: Sequence[PatchingPair], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-example logit differences on the clean and on the corrupted prompts."""
+    clean = np.empty(len(pairs))
+    corrupted = np.empty(len(pairs))
+    device = model.cfg.device
+    with torch.no_grad():
+        for bucket in length_buckets(pairs):
+            for start in range(0, len(bucket), batch_size):
+                indices = bucket[start : start + batch_size]
+                clean_tokens, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
+                clean[indices] = logit_diff(model(clean_tokens), answers, wrongs).double().cpu().numpy()
+                corrupted[indices] = logit_diff(model(corrupted_tokens), answers, wrongs).double().cpu().numpy()
+    return clean, corrupted
+
+
+def patched_logit_diffs(
+    model: Any,
+    pairs: Sequence[PatchingPair],
+    sites: Sequence[str],
+    layers: Sequence[int] | None = None,
+    batch_size: int = 32,
+    sources: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run the corrupted prompts with one clean activation patched in; return per-example logit differences.
+
+    Returns, per site, an array [layer, cell..., example] (cell: position, head, or none
+    for the all-position sites). With `sources`, example i takes its clean activation
+    from the clean prompt of example sources[i], which must have the same length
+    (the shuffled control). Positional sites need one common token length.
+
+    Each patch is one forward pass per sub-batch, so a positional site costs
+    n_layers x n_positions passes. NOTE: tested on CPU only; the CUDA path is the same
+    code with tensors on `model.cfg.device`.
+    """
+    _check_sites(model, sites)
+    layers = resolve_layers(model, layers)
+    n = len(pairs)
+    if n == 0:
+        raise ValueError("no pairs given")
+    source_index = np.arange(n) if sources is None else np.asarray(sources, dtype=np.int64)
+    if source_index.shape != (n,) or source_index.min() < 0 or source_index.max() >= n:
+        raise ValueError(f"sources must hold one index in 0..{n - 1} per pair")
+    for index, source in enumerate(source_index):
+        if len(pairs[source].clean_ids) != len(pairs[index].clean_ids):
+            raise ValueError(f"source pair {source} has a different token length from pair {index}")
+    buckets = length_buckets(pairs)
+    lengths = sorted({len(pair.clean_ids) for pair in pairs})
+    if len(lengths) > 1 and any(site in POSITIONAL_SITES for site in sites):
+        raise ValueError(
+            f"layer x position sweeps need pairs of one token length, got lengths {lengths}; "
+            "drop the positional sites or use pairs of one length"
+        )
+
+    n_positions = lengths[0]
+    out = {site: np.empty((len(layers), *_cells(model, site, n_positions), n)) for site in sites}
+    hook_names = {_HOOKS[site].format(layer=layer) for site in sites for layer in layers}
+    device = model.cfg.device
+    with torch.no_grad():
+        for bucket in buckets:
+            for start in range(0, len(bucket), batch_size):
+                indices = bucket[start : start + batch_size]
+                _, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
+                source_tokens = pair_tensors(pairs, [int(source_index[i]) for i in indices], device)[0]
+                _, cache = model.run_with_cache(source_tokens, names_filter=lambda name: name in hook_names)
+                for site in sites:
+                    for layer_row, layer in enumerate(layers):
+                        name = _HOOKS[site].format(layer=layer)
+                        for cell in np.ndindex(*_cells(model, site, n_positions)):
+                            hook = _patch_hook(site, cell, cache[name])
+                            logits = model.run_with_hooks(corrupted_tokens, fwd_hooks=[(name, hook)])
+                            out[site][(layer_row, *cell)][indices] = logit_diff(logits, answers, wrongs).double().cpu().numpy()
+                del cache
+    return out
+
+
+def normalise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray) -> np.ndarray:
+    """Return (mean patched - mean corrupted) / (mean clean - mean corrupted) over the last axis of `patched`."""
+    denominator = check_baselines_differ(clean.mean(), corrupted.mean())
+    return (patched.mean(axis=-1) - corrupted.mean()) / denominator
+
+
+def normalised_sweep(
+    model: Any, pairs: Sequence[PatchingPair], site: str, layers: Sequence[int] | None = None, batch_size: int = 32
+) -> np.ndarray:
+    """Return one sweep's normalised effect, [layer] or [layer, position] or [layer, head]."""
+    clean, corrupted = baseline_logit_diffs(model, pairs, batch_size)
+    check_baselines_differ(clean.mean(), corrupted.mean())
+    patched = patched_logit_diffs(model, pairs, [site], layers, batch_size)[site]
+    return normalise(patched, clean, corrupted)
+
+
+def head_out_sweep(
+    model: Any, pairs: Sequence[PatchingPair], layers: Sequence[int] | None = None, batch_size: int = 32
+) -> np.ndarray:
+    """Return the normalised effect of patching each head's output at all positions, [layer, head]."""
+    return normalised_sweep(model, pairs, "head_out", layers, batch_size)
+
+
+def derangement_sources(pairs: Sequence[PatchingPair], groups: Sequence[Sequence[int]], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map each pair to a different pair of the same token length within its group.
+
+    Returns (sources, used). sources[i] is the pair whose clean activation example i
+    receives: a random cyclic derangement within each group and token length. `used` is
+    False for a pair that is alone at its length in its group. Such a pair keeps its own
+    source and is left out of the control.
+    """
+    rng = np.random.default_rng(seed)
+    sources = np.arange(len(pairs))
+    used = np.zeros(len(pairs), dtype=bool)
+    for group in groups:
+        by_length: dict[int, list[int]] = {}
+        for index in group:
+            by_length.setdefault(len(pairs[index].clean_ids), []).append(index)
+        for members in by_length.values():
+            if len(members) < 2:
+                continue
+            order = [members[int(k)] for k in rng.permutation(len(members))]
+            for position, index in enumerate(order):
+                sources[index] = order[(position + 1) % len(order)]
+                used[index] = True
+    return sources, used
+
+
+# ---------------------------------------------------------------------------------------
+# The probe: files in, results file out
+
+
+def _resolve(path: str, project_root: Path) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else project_root / candidate
+
+
+def _validate_config(config: ActivationPatchingConfig) -> None:
+    validate_probe_id(config.probe_id)
+    if config.n_examples < 1:
+        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
+    if not config.seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
+    if config.batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {config.batch_size}")
+    if config.n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {config.n_bootstrap}")
+    unknown = [site for site in config.sites if site not in SITES]
+    if unknown:
+        raise ValueError(f"unknown patching site {unknown[0]!r}: choose from {', '.join(SITES)}")
+    missing = [site for site in REQUIRED_SITES if site not in config.sites]
+    if missing:
+        raise ValueError(f"sites must include {', '.join(REQUIRED_SITES)} (the per-layer values and the primary metric); missing {missing}")
+    if any(not str(text).strip() for text in config.alternative_explanations):
+        raise ValueError("alternative_explanations contains an empty string")
+
+
+def run_activation_patching(config: ActivationPatchingConfig, project_root: str | os.PathLike[str]) -> Path:
+    """Run the activation patching probe, write results/probe/<probe_id>.json and the plot, and return the JSON path.
+
+    Every check on the configuration, the pairs file, the layers and the clean/corrupted
+    baselines runs before the sweeps, and a failure writes no results file.
+    """
+    _validate_config(config)
+    root = Path(project_root).resolve()
+    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
+    started = time.perf_counter()
+    log.emit("probe.start", probe_id=config.probe_id, intervention="activation_patching")
+    try:
+        results_path = _run(config, root, log, started)
+    except Exception as error:
+        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
+        raise
+    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
+    return results_path
+
+
+@dataclass
+class _Summary:
+    values: np.ndarray
+    intervals: np.ndarray  # [..., 2]
+    n_extended: int
+
+
+def _summarise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray, n_bootstrap: int, seed: int) -> _Summary:
+    """Ratio of means and paired bootstrap interval for every cell of [cells..., example]."""
+    denominator = clean - corrupted
+    values = np.empty(patched.shape[:-1])
+    intervals = np.empty(patched.shape[:-1] + (2,))
+    n_extended = 0
+    for cell in np.ndindex(*patched.shape[:-1]):
+        numerator = patched[cell] - corrupted
+        value = ratio_of_means(numerator, denominator)
+        lo, hi = bootstrap_ratio_ci(numerator, denominator, n_bootstrap=n_bootstrap, seed=seed)
+        if not lo <= value <= hi:
+            # A percentile interval of a ratio can miss the point estimate when the
+            # bootstrap distribution is skewed (few examples); widen it to include it.
+            n_extended += 1
+            lo, hi = min(lo, value), max(hi, value)
+        values[cell] = value
+        intervals[cell] = (lo, hi)
+    return _Summary(values, intervals, n_extended)
+
+
+def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: float) -> Path:
+    model_id = resolve_model_id(config.model_id, root)
+    records = load_pairs_jsonl(_resolve(config.pairs_path, root))
+    load_started = time.perf_counter()
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    load_ms = (time.perf_counter() - load_started) * 1000
+    layers = resolve_layers(model, config.layers)
+    sites = [site for site in SITES if site in config.sites]
+    skipped: dict[str, str] = {}
+    if getattr(model.cfg, "attn_only", False):
+        for site in sites:
+            if site in MLP_SITES:
+                skipped[site] = "the model has no MLP layers (attn_only)"
+        sites = [site for site in sites if site not in MLP_SITES]
+    pool = prepare_pairs(model, records)
+
+    fingerprint = weights_fingerprint(model)
+    log.emit(
+        "model.loaded",
+        duration_ms=load_ms,
+        model_id=config.model_id,
+        n_layers=model.cfg.n_layers,
+        n_heads=model.cfg.n_heads,
+        prepend_bos=prepends_bos(model),
+        weights_sha256=fingerprint,
+    )
+    n_used = min(config.n_examples, len(pool))
+    if n_used < config.n_examples:
+        log.emit("dataset.small", level="warning", requested=config.n_examples, available=len(pool))
+
+    pairs: list[PatchingPair] = []
+    seed_groups: list[list[int]] = []
+    for seed in config.seeds:
+        chosen = sample_examples(pool, config.n_examples, seed)
+        seed_groups.append(list(range(len(pairs), len(pairs) + len(chosen))))
+        pairs.extend(chosen)
+
+    lengths = sorted({len(pair.clean_ids) for pair in pairs})
+    if len(lengths) > 1:
+        for site in POSITIONAL_SITES:
+            if site in sites:
+                skipped[site] = (
+                    f"the pairs have {len(lengths)} different token lengths ({lengths}); a layer x position "
+                    "sweep needs one common length, so it was not run"
+                )
+        sites = [site for site in sites if site not in POSITIONAL_SITES]
+
+    baseline_started = time.perf_counter()
+    clean, corrupted = baseline_logit_diffs(model, pairs, config.batch_size)
+    check_baselines_differ(clean.mean(), corrupted.mean())
+    for seed, group in zip(config.seeds, seed_groups):
+        try:
+            check_baselines_differ(clean[group].mean(), corrupted[group].mean())
+        except ValueError as error:
+            raise ValueError(f"seed {seed}: {error}") from error
+    log.emit(
+        "patching.baselines",
+        duration_ms=(time.perf_counter() - baseline_started) * 1000,
+        clean_logit_diff=float(clean.mean()),
+        corrupted_logit_diff=float(corrupted.mean()),
+    )
+
+    sweep_started = time.perf_counter()
+    patched = patched_logit_diffs(model, pairs, sites, layers, config.batch_size)
+    sources, used = derangement_sources(pairs, seed_groups, config.bootstrap_seed)
+    if used.sum() < 2:
+        raise ValueError("the shuffled control needs at least 2 examples of one token length within a seed")
+    shuffled = patched_logit_diffs(model, pairs, ["head_out"], layers, config.batch_size, sources=sources)["head_out"]
+    log.emit("patching.sweeps", duration_ms=(time.perf_counter() - sweep_started) * 1000, sites=sites, layers=layers)
+
+    summaries = {site: _summarise(patched[site], clean, corrupted, config.n_bootstrap, config.bootstrap_seed) for site in sites}
+    heads = summaries["head_out"]
+    top_row, top_head = np.unravel_index(int(np.argmax(heads.values)), heads.values.shape)
+    top_layer = layers[top_row]
+    top_name = f"L{top_layer}H{top_head}"
+    top_value = float(heads.values[top_row, top_head])
+
+    denominator = clean - corrupted
+    real_numerator = patched["head_out"][top_row, top_head] - corrupted
+    shuffled_numerator = shuffled[top_row, top_head] - corrupted
+    shuffled_mean = ratio_of_means(shuffled_numerator[used], denominator[used])
+    shuffled_grid = normalise(shuffled[..., used], clean[used], corrupted[used])
+    effect_size = _effect_size(real_numerator[used] / denominator.mean(), shuffled_numerator[used] / denominator.mean())
+    values_per_seed = [ratio_of_means(real_numerator[group], denominator[group]) for group in seed_groups]
+    random_baseline = float(heads.values.mean())
+
+    attn = summaries["attn_out_all_pos"]
+    secondary = {}
+    if "mlp_out_all_pos" in summaries:
+        mlp = summaries["mlp_out_all_pos"]
+        secondary["mlp_out_all_pos"] = {"values_per_layer": mlp.values.tolist(), "ci_per_layer": mlp.intervals.tolist()}
+
+    components = []
+    for row, layer in enumerate(layers):
+        for head in range(model.cfg.n_heads):
+            components.append(
+                {"name": f"L{layer}H{head} head_out", "value": float(heads.values[row, head]), "ci_95": heads.intervals[row, head].tolist()}
+            )
+    for site in ("attn_out_all_pos", "mlp_out_all_pos"):
+        if site in summaries:
+            for row, layer in enumerate(layers):
+                components.append(
+                    {"name": f"L{layer} {site}", "value": float(summaries[site].values[row]), "ci_95": summaries[site].intervals[row].tolist()}
+                )
+
+    sweeps: dict[str, Any] = {}
+    for site in sites:
+        sweeps[site] = {
+            "axes": _AXES[site],
+            "layers": layers,
+            "values": summaries[site].values.tolist(),
+            "ci": summaries[site].intervals.tolist(),
+        }
+    sweeps["head_out_shuffled"] = {"axes": ["layer", "head"], "layers": layers, "values": shuffled_grid.tolist()}
+    n_extended = sum(summary.n_extended for summary in summaries.values())
+
+    clean_mean, corrupted_mean = float(clean.mean()), float(corrupted.mean())
+    explanations = _alternative_explanations(
+        layers, heads.values, attn.values, top_row, top_head, shuffled_mean, clean_mean, corrupted_mean
+    ) + [str(text).strip() for text in config.alternative_explanations]
+    explanations = list(dict.fromkeys(explanations))
+
+    first = pairs[0]
+    tokens = {
+        "clean": model.tokenizer.convert_ids_to_tokens(first.clean_ids),
+        "corrupted": model.tokenizer.convert_ids_to_tokens(first.corrupted_ids),
+        "line_number": first.line_number,
+    }
+    plot_path = _plot(root, config, layers, sweeps, tokens if "resid_pre" in sweeps else None)
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "probe_id": config.probe_id,
+        "intervention": "activation_patching",
+        "model_id": config.model_id,
+        "status": decide_status(n_used, config.seeds),
+        "hypothesis": config.hypothesis,
+        "n_examples": n_used,
+        "seeds": [int(seed) for seed in config.seeds],
+        "layers": layers,
+        "metric": PRIMARY_METRIC,
+        "primary_metric": PRIMARY_METRIC,
+        "values_per_layer": attn.values.tolist(),
+        "ci_per_layer": attn.intervals.tolist(),
+        "values_per_seed": values_per_seed,
+        "mean": top_value,
+        "ci_95": heads.intervals[top_row, top_head].tolist(),
+        "top_component": top_name,
+        "shuffled_control_mean": shuffled_mean,
+        "random_baseline": random_baseline,
+        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "effect_size": effect_size,
+        "clean_logit_diff": {"mean": clean_mean, "ci_95": _mean_ci(clean, config)},
+        "corrupted_logit_diff": {"mean": corrupted_mean, "ci_95": _mean_ci(corrupted, config)},
+        "n_pairs_total": len(pairs),
+        "token_lengths": lengths,
+        "example_tokens": tokens,
+        "layer_semantics": LAYER_SEMANTICS
+        + (" Position 0 is the BOS token." if prepends_bos(model) else " No BOS token is prepended."),
+        "secondary_metrics": secondary,
+        "components": components,
+        "sweeps": sweeps,
+        "sweeps_skipped": skipped,
+        "ci_method": (
+            "Denoising activation patching: corrupted prompts run with one activation taken from the clean run. "
+            "Each value is (mean patched - mean corrupted) / (mean clean - mean corrupted) of the logit difference "
+            "logit[answer] - logit[wrong_answer] at the last position, means over the examples of all seeds "
+            f"({len(pairs)} pairs). Intervals: paired percentile bootstrap of that ratio of means, {config.n_bootstrap} "
+            f"resamples of example indices (numerator and denominator resampled together), numpy Generator seed "
+            f"{config.bootstrap_seed}; {n_extended} interval(s) that missed their point estimate were widened to "
+            f"include it. mean and ci_95 are the top head {top_name} (largest head_out effect); values_per_seed is "
+            "that head's effect on each seed's examples, and noise_floor their sample standard deviation "
+            "(0 with one seed). shuffled_control_mean: the same head patch with each example's clean activation "
+            f"taken from another example of the same token length and seed (random derangement; {int(used.sum())} "
+            "examples). random_baseline: the mean head_out effect over all heads of the chosen layers (a uniformly "
+            "chosen head). effect_size: Cohen's d of the per-example effect at the top head, real minus shuffled, "
+            "each example's patched-minus-corrupted logit difference divided by the pooled mean clean-corrupted gap. "
+            "clean_logit_diff and corrupted_logit_diff intervals are percentile bootstraps of the mean."
+        ),
+        "alternative_explanations_not_ruled_out": explanations,
+        "artifacts": [plot_path.relative_to(root).as_posix()],
+        "provenance": build_provenance(
+            script_path=config.script_path,
+            project_root=root,
+            run_id=log.run_id,
+            model_id=model_id,
+            weights_sha256=fingerprint,
+            dtype=config.dtype,
+            device=str(model.cfg.device),
+            duration_s=time.perf_counter() - started,
+        ),
+    }
+    return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
+
+
+def _mean_ci(values: np.ndarray, config: ActivationPatchingConfig) -> list[float]:
+    from .stats import bootstrap_ci
+
+    lo, hi = bootstrap_ci(values, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed)
+    value = float(values.mean())
+    return [min(lo, value), max(hi, value)]
+
+
+def _effect_size(real: np.ndarray, shuffled: np.ndarray) -> float:
+    if real.size < 2 or shuffled.size < 2:
+        return 0.0
+    try:
+        return cohens_d(real, shuffled)
+    except ValueError:
+        # Zero variance with different means: report the raw difference of means instead.
+        return float(real.mean() - shuffled.mean())
+
+
+def _alternative_explanations(
+    layers: list[int],
+    head_values: np.ndarray,
+    attn_values: np.ndarray,
+    top_row: int,
+    top_head: int,
+    shuffled_mean: float,
+    clean_mean: float,
+    corrupted_mean: float,
+) -> list[str]:
+    """Write the alternative explanations from this run's numbers."""
+    top = f"L{layers[top_row]}H{top_head}"
+    value = float(head_values[top_row, top_head])
+
+    # The layer whose single-head effects add up worst to its whole attention output.
+    gaps = np.abs(head_values.sum(axis=1) - attn_values)
+    row = int(np.argmax(gaps))
+    layer = layers[row]
+    listed = ", ".join(f"L{layer}H{head} {float(v):.2f}" for head, v in enumerate(head_values[row]))
+    texts = [
+        f"The heads of layer {layer} one at a time recover {listed} (sum {float(head_values[row].sum()):.2f}) while "
+        f"the whole layer-{layer} attention output recovers {float(attn_values[row]):.2f}. Patching effects need not "
+        "add up: heads that act only together (backup or redundant heads, Wang et al. 2023) can look small one at a "
+        f"time, so the single-head ranking led by {top} ({value:.2f}) may change when heads are patched together.",
+        f"Denoising shows that {top}'s clean output is enough to move the mean logit difference from "
+        f"{corrupted_mean:.2f} (corrupted) towards {clean_mean:.2f} (clean) by {value:.2f} of the gap; it does not "
+        "show that the head is necessary on clean prompts. Noising (patching corrupted activations into the clean "
+        "run) can rank components differently (Heimersheim & Nanda 2024).",
+    ]
+
+    shuffled_logit_diff = corrupted_mean + shuffled_mean * (clean_mean - corrupted_mean)
+    if abs(shuffled_mean) >= 0.1 * max(abs(value), 1e-12):
+        texts.append(
+            f"Patching {top} from a different example (shuffled control) still gives {shuffled_mean:.2f} against "
+            f"{value:.2f} (mean logit difference {shuffled_logit_diff:.2f}): an activation from any other example also "
+            "erases what the corrupted prompt carried, so part of the measured recovery may be removing the "
+            "corrupted signal rather than restoring this example's clean one."
+        )
+    else:
+        texts.append(
+            f"The shuffled control at {top} gives {shuffled_mean:.2f} against {value:.2f}, so the effect depends on "
+            "the example's own words; but all pairs use one kind of corruption, and a different corruption of the "
+            "same behaviour may route through other components."
+        )
+
+    texts.append(
+        "The metric compares only answer and wrong_answer: a component can change the probability of other "
+        f"tokens without moving this difference (mean logit difference {clean_mean:.2f} clean, "
+        f"{corrupted_mean:.2f} corrupted)."
+    )
+    return texts
+
+
+def _plot(root: Path, config: ActivationPatchingConfig, layers: list[int], sweeps: dict, tokens: dict | None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("head_out", "head output (hook_z), all positions", "head")]
+    if "resid_pre" in sweeps:
+        panels.insert(0, ("resid_pre", "residual stream entering block L (resid_pre)", "position"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels) + 1, 4), squeeze=False)
+    for axis, (site, title, x_label) in zip(axes[0], panels):
+        grid = np.asarray(sweeps[site]["values"], dtype=float)
+        limit = max(float(np.abs(grid).max()), 1e-6)
+        image = axis.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        axis.set_yticks(range(len(layers)), [str(layer) for layer in layers])
+        axis.set_ylabel("layer")
+        axis.set_xlabel(x_label)
+        axis.set_title(title, fontsize=10)
+        if site == "resid_pre" and tokens is not None:
+            labels = [f"{clean}/{corrupted}" if clean != corrupted else clean for clean, corrupted in zip(tokens["clean"], tokens["corrupted"])]
+            axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        figure.colorbar(image, ax=axis, label="logit diff recovered (normalised)")
+    figure.suptitle(f"Activation patching (denoising): {config.probe_id}")
+    figure.tight_layout()
+
+    target = _resolve(config.results_dir, root) / f"{config.probe_id}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        figure.savefig(temp, format="png", dpi=120)
+        os.replace(temp, target)
+    finally:
+        plt.close(figure)
+        temp.unlink(missing_ok=True)
+    return target
