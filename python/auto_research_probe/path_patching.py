@@ -801,7 +801,7 @@ def _alternative_explanations(
 
     receiver_path = next((path for path in logit_paths if head_name(path.sender) == receiver), None)
     best_logits = max(logit_paths, key=lambda path: path.value)
-    receiver_part = f"{receiver} -> logits carries {receiver_path.value:.3f} directly; " if receiver_path is not None else ""
+    receiver_part = f"{receiver} -> logits carries {receiver_path.value:.3f} on its own; " if receiver_path is not None else ""
     texts.append(
         f"The effect is specific to this corruption (mean logit difference {clean.mean():.3f} clean, "
         f"{corrupted.mean():.3f} corrupted) and to this receiver: {receiver_part}the largest head -> logits "
