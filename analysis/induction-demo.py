@@ -18,6 +18,9 @@ HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of 
 # (probe id, script path relative to the code/ folder), in run order.
 PROBES = [
     ('logit_lens_layers_0_to_2', 'analysis/logit_lens_20261204.py'),
+    ('attention_pattern_layers_0_to_1', 'analysis/attention_pattern_20261204.py'),
+    ('activation_patching_layers_0_to_1', 'analysis/activation_patching_20261204.py'),
+    ('path_patching_receiver_auto', 'analysis/path_patching_20261204.py'),
 ]
 
 

@@ -662,6 +662,8 @@ def _plot(root: Path, config: ActivationPatchingConfig, layers: list[int], sweep
         if site == "resid_pre" and tokens is not None:
             labels = [f"{clean}/{corrupted}" if clean != corrupted else clean for clean, corrupted in zip(tokens["clean"], tokens["corrupted"])]
             axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        elif site == "head_out":
+            axis.set_xticks(range(grid.shape[1]), [str(head) for head in range(grid.shape[1])])
         figure.colorbar(image, ax=axis, label="logit diff recovered (normalised)")
     figure.suptitle(f"Activation patching (denoising): {config.probe_id}")
     figure.tight_layout()

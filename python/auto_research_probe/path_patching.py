@@ -839,6 +839,11 @@ def _plot(root: Path, config: PathPatchingConfig, receiver: str, inputs: list[st
         axis.set_xticklabels([head_name(path.sender) for path in paths], rotation=90, fontsize=7)
         axis.set_ylabel("fraction carried")
         axis.set_title(title, fontsize=9)
+    # One y range for every panel, so that a path of 1e-5 does not look as tall as one of 0.4.
+    low = min(0.0, *(axis.get_ylim()[0] for axis in axes[:, 0]))
+    high = max(0.0, *(axis.get_ylim()[1] for axis in axes[:, 0]))
+    for axis in axes[:, 0]:
+        axis.set_ylim(low, high)
     figure.suptitle(f"Path patching: {config.probe_id} (95% paired bootstrap CI)")
     figure.tight_layout()
 

@@ -31,14 +31,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs {@code probe demo} for real: uv sync of the locked stack, the generated logit-lens
- * script on the trained demo model, and validation. Then checks the science against the
+ * Runs {@code probe demo} for real: uv sync of the locked stack, the four generated scripts
+ * on the trained demo model, and validation. Then checks the science against the
  * model's known circuit and the committed results against the fresh ones.
  */
 @Tag("e2e")
 class DemoEndToEndTest {
     /** Ranks are means over 192 examples; CPU kernels may differ slightly between machines. */
     private static final double RANK_TOLERANCE = 1e-3;
+
+    /** Patching fractions and attention weights are means of float32 values over 192 examples. */
+    private static final double EFFECT_TOLERANCE = 1e-4;
 
     private static final Path COMMITTED_RESULTS = Path.of("results", "probe", DemoInputs.PROBE_ID + ".json");
 
@@ -77,16 +80,68 @@ class DemoEndToEndTest {
         assertTrue(fresh.get("shuffled_control_mean").asDouble() > 5.0,
                 "shuffled control rank is " + fresh.get("shuffled_control_mean"));
 
-        JsonNode committed = new ObjectMapper().readTree(COMMITTED_RESULTS.toFile());
-        JsonNode committedRanks = committed.get("values_per_layer");
-        assertEquals(committedRanks.size(), ranks.size());
-        for (int i = 0; i < ranks.size(); i++) {
-            assertEquals(committedRanks.get(i).asDouble(), ranks.get(i).asDouble(), RANK_TOLERANCE,
-                    "layer " + i + ": committed " + COMMITTED_RESULTS + " no longer matches a fresh demo run;"
-                            + " rerun the demo and copy its results");
+        assertMatchesCommitted(results, COMMITTED_RESULTS, RANK_TOLERANCE);
+        checkCircuitResults(codeDir);
+        checkCopiedProjectRuns(codeDir, ranks);
+    }
+
+    /**
+     * Checks the three circuit probes: each results file is valid and a result, the committed
+     * copy still matches, and the probes agree on the induction circuit. The heads come from
+     * the fresh results, never from constants.
+     */
+    private void checkCircuitResults(Path codeDir) throws IOException {
+        Map<String, JsonNode> results = new HashMap<>();
+        for (String probeId : List.of(DemoInputs.ATTENTION_PROBE_ID, DemoInputs.PATCHING_PROBE_ID,
+                DemoInputs.PATH_PROBE_ID)) {
+            Path file = codeDir.resolve("results").resolve("probe").resolve(probeId + ".json");
+            assertTrue(Files.isRegularFile(file), "no results file at " + file);
+            assertEquals(List.of(), new ResultsValidator().validate(file, codeDir));
+            JsonNode fresh = new ObjectMapper().readTree(file.toFile());
+            assertEquals("result", fresh.get("status").asText(), probeId);
+            assertMatchesCommitted(file, Path.of("results", "probe", probeId + ".json"), EFFECT_TOLERANCE);
+            results.put(probeId, fresh);
         }
 
-        checkCopiedProjectRuns(codeDir, ranks);
+        JsonNode topHeads = results.get(DemoInputs.ATTENTION_PROBE_ID).get("top_heads");
+        String inductionHead = topHeads.get("induction").get("head").asText();
+        String previousTokenHead = topHeads.get("previous_token").get("head").asText();
+        assertTrue(inductionHead.startsWith("L1"), "top induction head " + inductionHead);
+        assertTrue(previousTokenHead.startsWith("L0"), "top previous-token head " + previousTokenHead);
+
+        // Activation patching: among the layer-1 heads, the top induction head recovers the most.
+        JsonNode headSweep = results.get(DemoInputs.PATCHING_PROBE_ID).get("sweeps").get("head_out").get("values");
+        JsonNode layerOne = headSweep.get(1);
+        int best = 0;
+        for (int head = 1; head < layerOne.size(); head++) {
+            best = layerOne.get(head).asDouble() > layerOne.get(best).asDouble() ? head : best;
+        }
+        assertEquals(inductionHead, "L1H" + best, "head sweep of layer 1: " + layerOne);
+
+        // Path patching: the auto receiver is that head, and its top sender through K is the
+        // previous-token head, far above the top senders through Q and V.
+        JsonNode path = results.get(DemoInputs.PATH_PROBE_ID);
+        assertEquals(inductionHead, path.get("receiver").asText());
+        JsonNode tops = path.get("top_sender_per_input");
+        assertEquals(previousTokenHead, tops.get("k").get("sender").asText());
+        double k = tops.get("k").get("value").asDouble();
+        assertTrue(k > 5 * Math.max(0.0, Math.max(tops.get("q").get("value").asDouble(),
+                tops.get("v").get("value").asDouble())), "q/k/v tops: " + tops);
+    }
+
+    /** Checks that the committed copy of a demo results file matches a fresh run within {@code tolerance}. */
+    private static void assertMatchesCommitted(Path freshFile, Path committedFile, double tolerance) throws IOException {
+        JsonNode fresh = new ObjectMapper().readTree(freshFile.toFile());
+        JsonNode committed = new ObjectMapper().readTree(committedFile.toFile());
+        String hint = committedFile + " no longer matches a fresh demo run; rerun the demo and copy its results";
+        JsonNode freshValues = fresh.get("values_per_layer");
+        JsonNode committedValues = committed.get("values_per_layer");
+        assertEquals(committedValues.size(), freshValues.size(), hint);
+        for (int i = 0; i < freshValues.size(); i++) {
+            assertEquals(committedValues.get(i).asDouble(), freshValues.get(i).asDouble(), tolerance,
+                    "values_per_layer[" + i + "]: " + hint);
+        }
+        assertEquals(committed.get("mean").asDouble(), fresh.get("mean").asDouble(), tolerance, "mean: " + hint);
     }
 
     /**
