@@ -59,10 +59,11 @@ import numpy as np
 import torch
 
 from .datasets import sample_examples
-from .events import EventLog, make_run_id
+from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
-from .results import SCHEMA_VERSION, build_provenance, decide_status, validate_probe_id, write_json_atomic
+from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
 from .stats import bootstrap_ratio_ci, cohens_d, ratio_of_means
 
 PRIMARY_METRIC = "normalised_logit_diff_recovered"
@@ -302,23 +303,8 @@ def derangement_sources(pairs: Sequence[PatchingPair], groups: Sequence[Sequence
 # The probe: files in, results file out
 
 
-def _resolve(path: str, project_root: Path) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else project_root / candidate
-
-
 def _validate_config(config: ActivationPatchingConfig) -> None:
-    validate_probe_id(config.probe_id)
-    if config.n_examples < 1:
-        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
-    if not config.seeds:
-        raise ValueError("seeds is empty: give at least one seed")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
-    if config.batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {config.batch_size}")
-    if config.n_bootstrap < 1:
-        raise ValueError(f"n_bootstrap must be at least 1, got {config.n_bootstrap}")
+    check_run_settings(config.probe_id, config.n_examples, config.seeds, batch_size=config.batch_size, n_bootstrap=config.n_bootstrap)
     unknown = [site for site in config.sites if site not in SITES]
     if unknown:
         raise ValueError(f"unknown patching site {unknown[0]!r}: choose from {', '.join(SITES)}")
@@ -337,16 +323,13 @@ def run_activation_patching(config: ActivationPatchingConfig, project_root: str 
     """
     _validate_config(config)
     root = Path(project_root).resolve()
-    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
-    started = time.perf_counter()
-    log.emit("probe.start", probe_id=config.probe_id, intervention="activation_patching")
-    try:
-        results_path = _run(config, root, log, started)
-    except Exception as error:
-        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
-        raise
-    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
-    return results_path
+    return run_with_events(
+        intervention="activation_patching",
+        probe_id=config.probe_id,
+        events_path=resolve_in_project(config.events_path, root),
+        script_path=config.script_path,
+        body=lambda log, started: _run(config, root, log, started),
+    )
 
 
 @dataclass
@@ -378,7 +361,7 @@ def _summarise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray, n_
 
 def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: float) -> Path:
     model_id = resolve_model_id(config.model_id, root)
-    records = load_pairs_jsonl(_resolve(config.pairs_path, root))
+    records = load_pairs_jsonl(resolve_in_project(config.pairs_path, root))
     load_started = time.perf_counter()
     model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
     load_ms = (time.perf_counter() - load_started) * 1000
@@ -567,7 +550,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
             duration_s=time.perf_counter() - started,
         ),
     }
-    return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
+    return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
 def _mean_ci(values: np.ndarray, config: ActivationPatchingConfig) -> list[float]:
@@ -668,13 +651,4 @@ def _plot(root: Path, config: ActivationPatchingConfig, layers: list[int], sweep
     figure.suptitle(f"Activation patching (denoising): {config.probe_id}")
     figure.tight_layout()
 
-    target = _resolve(config.results_dir, root) / f"{config.probe_id}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        figure.savefig(temp, format="png", dpi=120)
-        os.replace(temp, target)
-    finally:
-        plt.close(figure)
-        temp.unlink(missing_ok=True)
-    return target
+    return save_figure_atomic(figure, resolve_in_project(config.results_dir, root) / f"{config.probe_id}.png")

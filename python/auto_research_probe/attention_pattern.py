@@ -42,9 +42,7 @@ output matters: activation and path patching test the causal role.
 from __future__ import annotations
 
 import html
-import io
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +52,10 @@ import numpy as np
 import torch
 from jaxtyping import Float
 
-from .events import EventLog, make_run_id
+from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
-from .results import SCHEMA_VERSION, build_provenance, decide_status, readable_file_mode, validate_probe_id, write_json_atomic
+from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, build_provenance, decide_status, write_bytes_atomic, write_json_atomic
 from .stats import cohens_d, mean
 
 PRIMARY_METRIC = "induction_score"
@@ -335,24 +334,9 @@ def head_name(layer: int, head: int) -> str:
 # Run
 
 
-def _resolve(path: str, project_root: Path) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else project_root / candidate
-
-
 def _validate_config(config: AttentionPatternConfig, root: Path) -> None:
-    validate_probe_id(config.probe_id)
-    if config.n_examples < 1:
-        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
-    if not config.seeds:
-        raise ValueError("seeds is empty: give at least one seed")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
-    if config.batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {config.batch_size}")
-    if config.n_bootstrap < 1:
-        raise ValueError(f"n_bootstrap must be at least 1, got {config.n_bootstrap}")
-    results_dir = _resolve(config.results_dir, root).resolve()
+    check_run_settings(config.probe_id, config.n_examples, config.seeds, batch_size=config.batch_size, n_bootstrap=config.n_bootstrap)
+    results_dir = resolve_in_project(config.results_dir, root).resolve()
     if not results_dir.is_relative_to(root):
         raise ValueError(f"results_dir {config.results_dir!r} resolves to {results_dir}, outside the project root {root}; artifacts must lie inside it")
 
@@ -366,16 +350,13 @@ def run_attention_pattern(config: AttentionPatternConfig, project_root: str | os
     """
     root = Path(project_root).resolve()
     _validate_config(config, root)
-    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
-    started = time.perf_counter()
-    log.emit("probe.start", probe_id=config.probe_id, intervention="attention_pattern")
-    try:
-        results_path = _run(config, root, log, started)
-    except Exception as error:
-        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
-        raise
-    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
-    return results_path
+    return run_with_events(
+        intervention="attention_pattern",
+        probe_id=config.probe_id,
+        events_path=resolve_in_project(config.events_path, root),
+        script_path=config.script_path,
+        body=lambda log, started: _run(config, root, log, started),
+    )
 
 
 def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: float) -> Path:
@@ -488,7 +469,7 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
             "effect_size": _effect_size(real[name][:, row, head], control[name][:, row, head]),
         }
 
-    results_dir = _resolve(config.results_dir, root)
+    results_dir = resolve_in_project(config.results_dir, root)
     example_ids = first_sequences.repeated[0]
     pages = _write_pages(model, config, results_dir, layers, example_ids, seq_len, means)
     plot_path = _plot(results_dir, config, layers, n_heads, means)
@@ -659,23 +640,6 @@ def _alternative_explanations(
 # Files
 
 
-def _write_bytes_atomic(target: Path, data: bytes) -> Path:
-    """Write `data` to `target` through a temporary file in the same folder moved into place with os.replace."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, readable_file_mode())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def _token_labels(model: Any, ids: list[int]) -> list[str]:
     tokenizer = getattr(model, "tokenizer", None)
     labels = []
@@ -732,7 +696,7 @@ def _write_pages(
             + f"</tr>\n{rows}\n</table>\n{rendered}\n</body>\n</html>\n"
         )
         target = results_dir / f"{config.probe_id}_layer{layer}.html"
-        pages.append(_write_bytes_atomic(target, page.encode("utf-8")))
+        pages.append(write_bytes_atomic(target, page.encode("utf-8")))
     return pages
 
 
@@ -762,9 +726,4 @@ def _plot(results_dir: Path, config: AttentionPatternConfig, layers: list[int], 
         figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     figure.suptitle(f"Attention head scores: {config.probe_id} (mean over all sequences)")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format="png", dpi=120)
-    finally:
-        plt.close(figure)
-    return _write_bytes_atomic(results_dir / f"{config.probe_id}.png", buffer.getvalue())
+    return save_figure_atomic(figure, results_dir / f"{config.probe_id}.png")

@@ -35,9 +35,10 @@ from jaxtyping import Float, Int
 
 from .cache import cache_activations
 from .datasets import PromptExample, load_prompts_jsonl, sample_examples
-from .events import EventLog, make_run_id
+from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
-from .results import SCHEMA_VERSION, build_provenance, decide_status, validate_probe_id, write_json_atomic
+from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
 from .stats import bootstrap_ci, cohens_d, mean
 
 PRIMARY_METRIC = "rank_of_correct_token"
@@ -176,19 +177,8 @@ def lens_metrics(
     return metrics
 
 
-def _resolve(path: str, project_root: Path) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else project_root / candidate
-
-
 def _validate_config(config: LogitLensConfig) -> None:
-    validate_probe_id(config.probe_id)
-    if config.n_examples < 1:
-        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
-    if not config.seeds:
-        raise ValueError("seeds is empty: give at least one seed")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
+    check_run_settings(config.probe_id, config.n_examples, config.seeds)
     explanations = [text.strip() for text in config.alternative_explanations]
     if len(explanations) < 2 or len(set(explanations)) < 2 or not all(explanations):
         raise ValueError("alternative_explanations needs at least 2 distinct non-empty strings")
@@ -204,21 +194,18 @@ def run_logit_lens(config: LogitLensConfig, project_root: str | os.PathLike[str]
     """
     _validate_config(config)
     root = Path(project_root).resolve()
-    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
-    started = time.perf_counter()
-    log.emit("probe.start", probe_id=config.probe_id, intervention="logit_lens")
-    try:
-        results_path = _run(config, root, log, started)
-    except Exception as error:
-        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
-        raise
-    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
-    return results_path
+    return run_with_events(
+        intervention="logit_lens",
+        probe_id=config.probe_id,
+        events_path=resolve_in_project(config.events_path, root),
+        script_path=config.script_path,
+        body=lambda log, started: _run(config, root, log, started),
+    )
 
 
 def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> Path:
     model_id = resolve_model_id(config.model_id, root)
-    pool = load_prompts_jsonl(_resolve(config.prompts_path, root))
+    pool = load_prompts_jsonl(resolve_in_project(config.prompts_path, root))
     load_started = time.perf_counter()
     model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
     load_ms = (time.perf_counter() - load_started) * 1000
@@ -252,7 +239,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
             [example.input_ids for example in examples],
             layers,
             "resid_pre",
-            _resolve(config.cache_dir, root),
+            resolve_in_project(config.cache_dir, root),
             batch_size=config.batch_size,
             # The id as written in the script keeps the key valid when the project
             # moves. The weights fingerprint already pins the weights themselves.
@@ -331,7 +318,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
             duration_s=time.perf_counter() - started,
         ),
     }
-    return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
+    return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
 def _shuffled_control_ranks(model: Any, per_seed_examples: list, layer: int, seed: int) -> np.ndarray:
@@ -388,13 +375,4 @@ def _plot(root: Path, config: LogitLensConfig, layers: list[int], ranks: list[fl
     figure.suptitle(f"Logit lens: {config.probe_id} (95% bootstrap CI)")
     figure.tight_layout()
 
-    target = _resolve(config.results_dir, root) / f"{config.probe_id}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        figure.savefig(temp, format="png", dpi=120)
-        os.replace(temp, target)
-    finally:
-        plt.close(figure)
-        temp.unlink(missing_ok=True)
-    return target
+    return save_figure_atomic(figure, resolve_in_project(config.results_dir, root) / f"{config.probe_id}.png")

@@ -78,10 +78,11 @@ import torch
 from jaxtyping import Float, Int
 
 from .datasets import sample_examples
-from .events import EventLog, make_run_id
+from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
-from .results import SCHEMA_VERSION, build_provenance, decide_status, validate_probe_id, write_json_atomic
+from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
 from .stats import bootstrap_ratio_ci, cohens_d, ratio_of_means
 
 PRIMARY_METRIC = "fraction_of_logit_diff_carried"
@@ -451,19 +452,8 @@ def derangement_within_buckets(pairs: Sequence[PatchingPair], seed: int) -> dict
     return sources
 
 
-def _resolve(path: str, project_root: Path) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else project_root / candidate
-
-
 def _validate_config(config: PathPatchingConfig) -> None:
-    validate_probe_id(config.probe_id)
-    if config.n_examples < 1:
-        raise ValueError(f"n_examples must be at least 1, got {config.n_examples}")
-    if not config.seeds:
-        raise ValueError("seeds is empty: give at least one seed")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise ValueError(f"seeds contains duplicates: {list(config.seeds)}")
+    check_run_settings(config.probe_id, config.n_examples, config.seeds)
     inputs = list(config.inputs)
     if not inputs or len(set(inputs)) != len(inputs) or any(name not in INPUTS for name in inputs):
         raise ValueError(f"inputs {inputs} is invalid: give a non-empty subset of 'q', 'k', 'v' without repeats")
@@ -484,16 +474,13 @@ def run_path_patching(config: PathPatchingConfig, project_root: str | os.PathLik
     """
     _validate_config(config)
     root = Path(project_root).resolve()
-    log = EventLog(_resolve(config.events_path, root), make_run_id(config.script_path))
-    started = time.perf_counter()
-    log.emit("probe.start", probe_id=config.probe_id, intervention="path_patching")
-    try:
-        results_path = _run(config, root, log, started)
-    except Exception as error:
-        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id)
-        raise
-    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=config.probe_id, results=str(results_path))
-    return results_path
+    return run_with_events(
+        intervention="path_patching",
+        probe_id=config.probe_id,
+        events_path=resolve_in_project(config.events_path, root),
+        script_path=config.script_path,
+        body=lambda log, started: _run(config, root, log, started),
+    )
 
 
 @dataclass
@@ -515,7 +502,7 @@ def _interval(clean: np.ndarray, corrupted: np.ndarray, patched: np.ndarray, val
 
 def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) -> Path:
     model_id = resolve_model_id(config.model_id, root)
-    records = load_pairs_jsonl(_resolve(config.pairs_path, root))
+    records = load_pairs_jsonl(resolve_in_project(config.pairs_path, root))
     load_started = time.perf_counter()
     model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
     load_ms = (time.perf_counter() - load_started) * 1000
@@ -707,7 +694,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
             duration_s=time.perf_counter() - started,
         ),
     }
-    return write_json_atomic(_resolve(config.results_dir, root) / f"{config.probe_id}.json", results)
+    return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
 def _effect_size_against_other_senders(clean: np.ndarray, corrupted: np.ndarray, top: _Path, paths: list[_Path]) -> float | None:
@@ -847,13 +834,4 @@ def _plot(root: Path, config: PathPatchingConfig, receiver: str, inputs: list[st
     figure.suptitle(f"Path patching: {config.probe_id} (95% paired bootstrap CI)")
     figure.tight_layout()
 
-    target = _resolve(config.results_dir, root) / f"{config.probe_id}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        figure.savefig(temp, format="png", dpi=120)
-        os.replace(temp, target)
-    finally:
-        plt.close(figure)
-        temp.unlink(missing_ok=True)
-    return target
+    return save_figure_atomic(figure, resolve_in_project(config.results_dir, root) / f"{config.probe_id}.png")

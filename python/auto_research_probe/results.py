@@ -129,23 +129,19 @@ def readable_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
-    """Write `payload` as JSON to `path` so readers see either the old file or the whole new one.
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` so readers see either the old file or the whole new one.
 
-    The payload is serialised before any file is touched, so a value that is not JSON
-    (NaN, an object) raises without creating anything. The bytes go to a temporary file
-    in the same folder, which is flushed, fsynced and then moved over `path` with
-    `os.replace` (atomic on POSIX and Windows within one file system).
+    The bytes go to a temporary file in the same folder, which is flushed, fsynced and
+    then moved over `path` with `os.replace` (atomic on POSIX and Windows within one file
+    system). On any failure the temporary file is removed and `path` is left as it was.
     """
     target = Path(path)
-    _reject_non_finite(payload)
-    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, readable_file_mode())
@@ -154,3 +150,14 @@ def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
+    """Write `payload` as JSON to `path` atomically, with `write_bytes_atomic`.
+
+    The payload is serialised before any file is touched, so a value that is not JSON
+    (NaN, an object) raises without creating anything.
+    """
+    _reject_non_finite(payload)
+    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_bytes_atomic(path, text.encode("utf-8"))

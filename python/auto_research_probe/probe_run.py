@@ -1,0 +1,79 @@
+"""Steps every probe shares: paths under the project root, the settings checks, the event
+wrapper around a run, and atomic writes of pages and plots.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .events import EventLog, make_run_id
+from .results import validate_probe_id, write_bytes_atomic
+
+
+def resolve_in_project(path: str | os.PathLike[str], project_root: Path) -> Path:
+    """Return `path` when it is absolute, else `path` under `project_root`."""
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else project_root / candidate
+
+
+def check_run_settings(
+    probe_id: str,
+    n_examples: int,
+    seeds: Sequence[int],
+    *,
+    batch_size: int | None = None,
+    n_bootstrap: int | None = None,
+) -> None:
+    """Raise ValueError naming the value when the probe id, example count, seeds or sizes are invalid."""
+    validate_probe_id(probe_id)
+    if n_examples < 1:
+        raise ValueError(f"n_examples must be at least 1, got {n_examples}")
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds contains duplicates: {list(seeds)}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if n_bootstrap is not None and n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+
+
+def run_with_events(
+    *,
+    intervention: str,
+    probe_id: str,
+    events_path: Path,
+    script_path: str | None,
+    body: Callable[[EventLog, float], Path],
+) -> Path:
+    """Call `body(log, started)` between `probe.start` and `probe.end` events and return its path.
+
+    An exception from `body` is logged as `probe.error` with its duration and raised again.
+    """
+    log = EventLog(events_path, make_run_id(script_path))
+    started = time.perf_counter()
+    log.emit("probe.start", probe_id=probe_id, intervention=intervention)
+    try:
+        results_path = body(log, started)
+    except Exception as error:
+        log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=probe_id)
+        raise
+    log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=probe_id, results=str(results_path))
+    return results_path
+
+
+def save_figure_atomic(figure: Any, target: Path, dpi: int = 120) -> Path:
+    """Render a matplotlib figure as PNG, write it to `target` atomically and close the figure."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(figure)
+    return write_bytes_atomic(target, buffer.getvalue())
