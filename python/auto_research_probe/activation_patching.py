@@ -64,7 +64,7 @@ from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_f
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
-from .stats import bootstrap_ratio_ci, cohens_d, ratio_of_means
+from .stats import bootstrap_ratio_ci, cohens_d, noise_floor, ratio_of_means
 
 PRIMARY_METRIC = "normalised_logit_diff_recovered"
 SITES = ("resid_pre", "attn_out", "mlp_out", "attn_out_all_pos", "mlp_out_all_pos", "head_out")
@@ -508,7 +508,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         "top_component": top_name,
         "shuffled_control_mean": shuffled_mean,
         "random_baseline": random_baseline,
-        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "noise_floor": noise_floor(values_per_seed),
         "effect_size": effect_size,
         "clean_logit_diff": {"mean": clean_mean, "ci_95": _mean_ci(clean, config)},
         "corrupted_logit_diff": {"mean": corrupted_mean, "ci_95": _mean_ci(corrupted, config)},

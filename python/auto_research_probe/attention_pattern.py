@@ -56,7 +56,7 @@ from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_bytes_atomic, write_json_atomic
-from .stats import cohens_d, mean
+from .stats import cohens_d, mean, noise_floor
 
 PRIMARY_METRIC = "induction_score"
 # Score names, in the order of the plot panels and the components.
@@ -500,7 +500,7 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
         "ci_95": interval("induction", top_row, top_head),
         "shuffled_control_mean": float(top_control.mean()),
         "random_baseline": baselines["induction"],
-        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "noise_floor": noise_floor(values_per_seed),
         "effect_size": _effect_size(top_real, top_control),
         "layer_semantics": LAYER_SEMANTICS
         + (" Each sequence starts with one BOS token at position 0." if bos else " No BOS token is prepended; position 0 is the first span token."),

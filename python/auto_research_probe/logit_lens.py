@@ -39,7 +39,7 @@ from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
-from .stats import bootstrap_ci, cohens_d, mean
+from .stats import bootstrap_ci, cohens_d, mean, noise_floor
 
 PRIMARY_METRIC = "rank_of_correct_token"
 DEFAULT_ALTERNATIVE_EXPLANATIONS = (
@@ -291,7 +291,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         "ci_95": ci_per_layer[-1],
         "shuffled_control_mean": mean(shuffled_ranks),
         "random_baseline": (model.cfg.d_vocab + 1) / 2,
-        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "noise_floor": noise_floor(values_per_seed),
         "effect_size": _effect_size(shuffled_ranks, real_ranks),
         "layer_semantics": LAYER_SEMANTICS + (
             " Each prompt starts with one BOS token." if prepends_bos(model) else " No BOS token is prepended."

@@ -83,7 +83,7 @@ from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_f
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
-from .stats import bootstrap_ratio_ci, cohens_d, ratio_of_means
+from .stats import bootstrap_ratio_ci, cohens_d, noise_floor, ratio_of_means
 
 PRIMARY_METRIC = "fraction_of_logit_diff_carried"
 INPUTS = ("q", "k", "v")
@@ -642,7 +642,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
         "ci_95": list(top.ci),
         **control["fields"],
         "random_baseline": random_baseline,
-        "noise_floor": float(np.std(values_per_seed, ddof=1)) if len(values_per_seed) > 1 else 0.0,
+        "noise_floor": noise_floor(values_per_seed),
         "components": components,
         "receiver": receiver_text,
         "receiver_selection": receiver_selection,

@@ -1,4 +1,5 @@
-"""Summary statistics for probe results: the mean, percentile bootstrap intervals and Cohen's d.
+"""Summary statistics for probe results: the mean, percentile bootstrap intervals, the
+seed variance and noise floor, and Cohen's d.
 
 The percentile bootstrap (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*)
 resamples the n observed values with replacement B times and computes the mean of
@@ -149,3 +150,28 @@ def cohens_d(treatment: Sequence[float] | np.ndarray, control: Sequence[float] |
             f"Cohen's d is undefined: both groups have zero variance but the means differ by {difference}"
         )
     return difference / float(np.sqrt(pooled_var))
+
+
+def seed_variance(values_per_seed: Sequence[float] | np.ndarray) -> float:
+    """Return the sample variance (n - 1 denominator) of a metric measured once per seed.
+
+    Each seed draws its own examples, so the spread of the per-seed values is how much a
+    rerun with another seed moves the metric: the seed-to-seed variability of the design.
+    With a single seed there is no spread to measure and 0.0 is returned, so read it
+    together with the number of seeds.
+    """
+    array = _as_finite_vector(values_per_seed, "values_per_seed")
+    if array.size < 2:
+        return 0.0
+    return float(array.var(ddof=1))
+
+
+def noise_floor(values_per_seed: Sequence[float] | np.ndarray) -> float:
+    """Return the noise floor: the sample standard deviation of the per-seed values.
+
+    An effect smaller than this is within what rerunning with another seed would give, so
+    it cannot be told apart from seed noise. This is a rule of thumb for reading results,
+    not a significance test; the bootstrap intervals answer whether a mean differs from a
+    value. It is the square root of `seed_variance`, and 0.0 with a single seed.
+    """
+    return float(np.sqrt(seed_variance(values_per_seed)))

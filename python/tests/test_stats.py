@@ -98,3 +98,16 @@ def test_bootstrap_ratio_ci_contains_ratio_and_keeps_pairs():
     assert bootstrap_ratio_ci(numerator, denominator, n_bootstrap=500, seed=3) == bootstrap_ratio_ci(
         numerator, denominator, n_bootstrap=500, seed=3
     )
+
+
+def test_seed_variance_and_noise_floor():
+    from auto_research_probe.stats import noise_floor, seed_variance
+
+    assert seed_variance([1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert noise_floor([1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert noise_floor([2.0, 2.0, 2.0]) == 0.0
+    # One seed measures no spread; the docstring says to read it with the seed count.
+    assert seed_variance([5.0]) == 0.0
+    assert noise_floor([5.0]) == 0.0
+    with pytest.raises(ValueError, match="non-finite"):
+        noise_floor([1.0, float("nan")])
