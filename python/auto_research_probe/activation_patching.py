@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .datasets import sample_examples
+from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
@@ -385,14 +385,14 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         prepend_bos=prepends_bos(model),
         weights_sha256=fingerprint,
     )
-    n_used = min(config.n_examples, len(pool))
+    draws = sample_per_seed(pool, config.n_examples, config.seeds)
+    n_used = len(draws[0])
     if n_used < config.n_examples:
-        log.emit("dataset.small", level="warning", requested=config.n_examples, available=len(pool))
+        warn_small_dataset(log, config.pairs_path, len(pool), config.n_examples, n_used, len(config.seeds))
 
     pairs: list[PatchingPair] = []
     seed_groups: list[list[int]] = []
-    for seed in config.seeds:
-        chosen = sample_examples(pool, config.n_examples, seed)
+    for chosen in draws:
         seed_groups.append(list(range(len(pairs), len(pairs) + len(chosen))))
         pairs.extend(chosen)
 
@@ -543,7 +543,8 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
             script_path=config.script_path,
             project_root=root,
             run_id=log.run_id,
-            model_id=model_id,
+            # The id as written in the script: a resolved path would pin this machine's folders.
+            model_id=config.model_id,
             weights_sha256=fingerprint,
             dtype=config.dtype,
             device=str(model.cfg.device),

@@ -549,7 +549,8 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
             script_path=config.script_path,
             project_root=root,
             run_id=log.run_id,
-            model_id=model_id,
+            # The id as written in the script: a resolved path would pin this machine's folders.
+            model_id=config.model_id,
             weights_sha256=fingerprint,
             dtype=config.dtype,
             device=str(model.cfg.device),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,47 @@ def sample_examples(examples: Sequence[Any], n: int, seed: int) -> list[Any]:
     count = min(n, len(examples))
     indices = rng.choice(len(examples), size=count, replace=False)
     return [examples[int(index)] for index in indices]
+
+
+def sample_per_seed(examples: Sequence[Any], n: int, seeds: Sequence[int]) -> list[list[Any]]:
+    """Draw up to `n` examples for each seed so that no example is drawn under two seeds.
+
+    Seeds are replications: the same example under two seeds would count twice in the
+    pooled statistics and make the intervals too narrow. Seed i draws with
+    `sample_examples`'s rule from the examples the earlier seeds left, in seed order, so
+    the first seed's draw equals `sample_examples(examples, n, seeds[0])`. When the pool
+    has fewer than `n * len(seeds)` examples, every seed gets `len(examples) // len(seeds)`
+    of them; the caller reports that smaller count as its n_examples.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if len(examples) < len(seeds):
+        raise ValueError(
+            f"the file has {len(examples)} example(s) but {len(seeds)} seeds, and each seed needs examples of its "
+            "own; add examples or use fewer seeds"
+        )
+    count = min(n, len(examples) // len(seeds))
+    remaining = list(range(len(examples)))
+    draws = []
+    for seed in seeds:
+        positions = np.random.default_rng(seed).choice(len(remaining), size=count, replace=False)
+        chosen = [remaining[int(position)] for position in positions]
+        taken = set(chosen)
+        remaining = [index for index in remaining if index not in taken]
+        draws.append([examples[index] for index in chosen])
+    return draws
+
+
+def warn_small_dataset(log: Any, source: str, available: int, requested: int, used: int, n_seeds: int) -> None:
+    """Report on stderr and in the event log that each seed got fewer examples than requested."""
+    message = (
+        f"warning: {source} has {available} example(s), so each of the {n_seeds} seed(s) gets {used} distinct "
+        f"example(s) instead of the {requested} requested; a result needs at least 64 per seed"
+    )
+    print(message, file=sys.stderr, flush=True)
+    log.emit("dataset.small", level="warning", requested=requested, available=available, used=used, n_seeds=n_seeds)
 
 
 @dataclass(frozen=True)

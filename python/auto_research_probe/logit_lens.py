@@ -34,7 +34,7 @@ import torch
 from jaxtyping import Float, Int
 
 from .cache import cache_activations
-from .datasets import PromptExample, load_prompts_jsonl, sample_examples
+from .datasets import PromptExample, load_prompts_jsonl, sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
@@ -227,12 +227,12 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
     )
     per_seed_metrics = []
     per_seed_examples = []
-    n_used = min(config.n_examples, len(pool))
+    draws = sample_per_seed(pool, config.n_examples, config.seeds)
+    n_used = len(draws[0])
     if n_used < config.n_examples:
-        log.emit("dataset.small", level="warning", requested=config.n_examples, available=len(pool))
+        warn_small_dataset(log, config.prompts_path, len(pool), config.n_examples, n_used, len(config.seeds))
 
-    for seed in config.seeds:
-        chosen = sample_examples(pool, config.n_examples, seed)
+    for seed, chosen in zip(config.seeds, draws):
         examples = [prepare_example(model, example) for example in chosen]
         resid = cache_activations(
             model,
@@ -311,7 +311,8 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
             script_path=config.script_path,
             project_root=root,
             run_id=log.run_id,
-            model_id=model_id,
+            # The id as written in the script: a resolved path would pin this machine's folders.
+            model_id=config.model_id,
             weights_sha256=fingerprint,
             dtype=config.dtype,
             device=str(model.cfg.device),

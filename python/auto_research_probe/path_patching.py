@@ -77,7 +77,7 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 
-from .datasets import sample_examples
+from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
@@ -532,13 +532,14 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
         prepend_bos=prepends_bos(model),
         weights_sha256=fingerprint,
     )
-    n_used = min(config.n_examples, len(records))
+    draws = sample_per_seed(records, config.n_examples, config.seeds)
+    n_used = len(draws[0])
     if n_used < config.n_examples:
-        log.emit("dataset.small", level="warning", requested=config.n_examples, available=len(records))
+        warn_small_dataset(log, config.pairs_path, len(records), config.n_examples, n_used, len(config.seeds))
     pairs: list[PatchingPair] = []
     seed_slices = []
-    for seed in config.seeds:
-        chosen = prepare_pairs(model, sample_examples(records, config.n_examples, seed))
+    for drawn in draws:
+        chosen = prepare_pairs(model, drawn)
         seed_slices.append(slice(len(pairs), len(pairs) + len(chosen)))
         pairs.extend(chosen)
     n = len(pairs)
@@ -687,7 +688,8 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
             script_path=config.script_path,
             project_root=root,
             run_id=log.run_id,
-            model_id=model_id,
+            # The id as written in the script: a resolved path would pin this machine's folders.
+            model_id=config.model_id,
             weights_sha256=fingerprint,
             dtype=config.dtype,
             device=str(model.cfg.device),

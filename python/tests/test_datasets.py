@@ -122,3 +122,27 @@ def test_pair_dataset_hooked_model_single_bos(hooked_model):
     bos = hooked_model.tokenizer.bos_token_id
     assert pairs.clean_tokens[0].tolist().count(bos) == 1
     assert pairs.corrupted_tokens[0].tolist().count(bos) == 1
+
+
+def test_sample_per_seed_draws_disjoint_examples():
+    from auto_research_probe.datasets import sample_examples, sample_per_seed
+
+    pool = list(range(100))
+    draws = sample_per_seed(pool, 20, [0, 1, 2])
+
+    assert [len(draw) for draw in draws] == [20, 20, 20]
+    assert len({item for draw in draws for item in draw}) == 60
+    assert draws[0] == sample_examples(pool, 20, 0)
+    assert sample_per_seed(pool, 20, [0, 1, 2]) == draws
+
+
+def test_sample_per_seed_splits_small_pool():
+    from auto_research_probe.datasets import sample_per_seed
+
+    draws = sample_per_seed(list(range(64)), 64, [0, 1, 2])
+
+    # 64 examples cannot give 3 seeds 64 each without reuse, so each gets 21 of its own.
+    assert [len(draw) for draw in draws] == [21, 21, 21]
+    assert len({item for draw in draws for item in draw}) == 63
+    with pytest.raises(ValueError, match="2 example\\(s\\) but 3 seeds"):
+        sample_per_seed([1, 2], 5, [0, 1, 2])
