@@ -254,7 +254,7 @@ def test_run_writes_a_valid_results_file(tmp_path, monkeypatch):
     if not JAR.is_file():
         pytest.skip(f"{JAR} is missing (build it with mvn -B -q package -DskipTests); results checked in Python only")
     completed = subprocess.run(
-        ["java", "-cp", str(JAR), "io.autoresearch.probe.results.ResultsValidator", str(tmp_path), str(path)],
+        ["java", "-jar", str(JAR), "probe", "validate", str(path)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -166,9 +166,10 @@ def read_events(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / "cache" / "events.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def validate_with_java(code_dir: Path, *files: Path) -> subprocess.CompletedProcess:
+def validate_with_java(*files: Path) -> subprocess.CompletedProcess:
+    """Run `probe validate` on results files. Each lies in <code>/results/probe/, so its artifacts resolve against <code>/."""
     return subprocess.run(
-        ["java", "-cp", str(JAR), "io.autoresearch.probe.results.ResultsValidator", str(code_dir), *map(str, files)],
+        ["java", "-jar", str(JAR), "probe", "validate", *map(str, files)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -291,8 +292,8 @@ def test_token_labels_cannot_end_the_inline_script():
 @pytest.mark.skipif(not JAR.is_file(), reason="target/auto-research.jar is missing: build it with mvn -B -q package -DskipTests")
 @pytest.mark.skipif(shutil.which("java") is None, reason="java is not on PATH")
 def test_results_pass_the_java_validator(tiny_run):
-    root, path, _ = tiny_run
-    completed = validate_with_java(root, path)
+    _, path, _ = tiny_run
+    completed = validate_with_java(path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -371,7 +372,7 @@ def test_demo_run_separates_induction_from_the_control(tmp_path):
     previous = results["top_heads"]["previous_token"]
     assert previous["ci_95"][0] > 2 * previous["random_baseline"]
     if JAR.is_file() and shutil.which("java"):
-        completed = validate_with_java(tmp_path, path)
+        completed = validate_with_java(path)
         assert completed.returncode == 0, completed.stdout + completed.stderr
 
 

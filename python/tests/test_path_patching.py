@@ -333,7 +333,7 @@ def test_demo_run_passes_validator(demo_model, tmp_path, monkeypatch):
     if not JAR.is_file():
         pytest.skip(f"{JAR} is missing: build it with mvn -B -q package -DskipTests")
     checked = subprocess.run(
-        ["java", "-cp", str(JAR), "io.autoresearch.probe.results.ResultsValidator", str(tmp_path), str(path)],
+        ["java", "-jar", str(JAR), "probe", "validate", str(path)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -42,6 +42,9 @@ import java.util.List;
  *
  * Comparisons allow an absolute slack of 1e-9. A file that cannot be read or parsed yields
  * one problem ({@value #RULE_JSON_SYNTAX}) instead of an exception.
+ *
+ * <p>{@code probe run} checks the files its scripts wrote with this class, and
+ * {@code probe validate} checks a workspace's files or the files it is given.
  */
 public final class ResultsValidator {
     public static final String SCHEMA_RESOURCE = "schema/probe-results.schema.json";
@@ -151,27 +154,5 @@ public final class ResultsValidator {
     private static String fileStem(Path file) {
         String name = file.getFileName().toString();
         return name.endsWith(".json") ? name.substring(0, name.length() - ".json".length()) : name;
-    }
-
-    /**
-     * Validates results files from the command line until {@code probe validate} exists:
-     * {@code java -cp target/auto-research.jar io.autoresearch.probe.results.ResultsValidator CODE_DIR FILE...}.
-     * Prints each problem and exits with 1 when any file has one.
-     */
-    public static void main(String[] args) {
-        if (args.length < 2) {
-            System.err.println("usage: ResultsValidator CODE_DIR FILE...");
-            System.exit(2);
-        }
-        Path codeDir = Path.of(args[0]);
-        ResultsValidator validator = new ResultsValidator();
-        int invalid = 0;
-        for (int i = 1; i < args.length; i++) {
-            List<ResultsProblem> problems = validator.validate(Path.of(args[i]), codeDir);
-            System.out.println(args[i] + ": " + (problems.isEmpty() ? "valid" : problems.size() + " problem(s)"));
-            problems.forEach(problem -> System.out.println("  " + problem));
-            invalid += problems.isEmpty() ? 0 : 1;
-        }
-        System.exit(invalid == 0 ? 0 : 1);
     }
 }

@@ -193,6 +193,19 @@ final class SemanticRules {
                     "status \"result\" needs at least " + RESULT_MIN_SEEDS + " seeds, but seeds has " + seeds.size()
                             + "; run more seeds or set status to \"exploratory\"");
         }
+        // The plugin's rule also asks a result for an effect size, a noise floor and a control.
+        for (String field : List.of("effect_size", "noise_floor")) {
+            if (!document.hasNonNull(field)) {
+                report(JsonPaths.property(JsonPaths.ROOT, field), ResultsValidator.RULE_RESULT_EVIDENCE,
+                        "status \"result\" needs " + field + ", but it is missing; compute it or set status to"
+                                + " \"exploratory\"");
+            }
+        }
+        if (!document.hasNonNull("shuffled_control_mean") && !document.hasNonNull("random_baseline")) {
+            report(JsonPaths.ROOT, ResultsValidator.RULE_RESULT_EVIDENCE, "status \"result\" needs a control:"
+                    + " shuffled_control_mean or random_baseline, but neither is present; add one or set status to"
+                    + " \"exploratory\"");
+        }
     }
 
     /**

@@ -203,7 +203,8 @@ public final class RunService {
         for (Path file : after.newOrChangedSince(before)) {
             List<ResultsProblem> problems = validator.validate(file, codeDir);
             checked.add(new CheckedResults(file, problems));
-            console.result(file + "\t" + (problems.isEmpty() ? "valid" : "invalid"));
+            console.result(file + "\t" + (problems.isEmpty() ? "valid"
+                    : "invalid (" + problems.size() + (problems.size() == 1 ? " problem)" : " problems)")));
             for (ResultsProblem problem : problems) {
                 console.error(codeDir.relativize(file) + ": " + problem);
             }

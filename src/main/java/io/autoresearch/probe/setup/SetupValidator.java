@@ -192,6 +192,10 @@ public final class SetupValidator {
                     ? intervention.id() + "_layers_all"
                     : intervention.id() + "_layers_" + layers.get(0) + "_to_" + layers.get(layers.size() - 1);
         }
+        if (probeId.equals("index")) {
+            throw ProbeException.usage("invalid --probe-id 'index': results/probe/index.json is the collation that"
+                    + " probe report writes; choose another id");
+        }
         if (!PROBE_ID.matcher(probeId).matches()) {
             throw ProbeException.usage("invalid --probe-id '" + probeId + "': use 1 to 80 lower-case letters,"
                     + " digits and '_', starting with a letter or digit (" + PROBE_ID.pattern() + ")");

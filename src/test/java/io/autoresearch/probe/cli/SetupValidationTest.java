@@ -65,6 +65,8 @@ class SetupValidationTest {
                         "line 1: missing key \"prompt\""),
                 Arguments.of("prompts file missing", List.of("lens-study", "--prompts", "/no/such/prompts.jsonl"),
                         "'/no/such/prompts.jsonl' does not exist"),
+                Arguments.of("probe id index", List.of("lens-study", "--probe-id", "index"),
+                        "invalid --probe-id 'index'"),
                 Arguments.of("probe id with upper case", List.of("lens-study", "--probe-id", "Lens"),
                         "invalid --probe-id 'Lens'"),
                 Arguments.of("zero examples", List.of("lens-study", "--n-examples", "0"), "invalid --n-examples 0"),

@@ -56,6 +56,10 @@ class ResultsValidatorTest {
         document.putArray("values_per_seed").add(1.0).add(1.1).add(0.9);
         document.put("mean", 1.0);
         document.putArray("ci_95").add(0.9).add(1.1);
+        document.put("shuffled_control_mean", 97.0);
+        document.put("random_baseline", 102.5);
+        document.put("noise_floor", 0.1);
+        document.put("effect_size", 2.5);
         document.putArray("alternative_explanations_not_ruled_out")
                 .add("The prompts share surface statistics that a bigram model also exploits.")
                 .add("The final layer norm alone could sharpen the distribution.");
@@ -421,5 +425,31 @@ class ResultsValidatorTest {
         ResultsProblem problem = new ResultsProblem("$.seeds", "result-evidence", "needs 3 seeds");
 
         assertEquals("$.seeds: needs 3 seeds [result-evidence]", problem.toString());
+    }
+
+    @Test
+    void resultWithoutEffectSizeOrControlIsReported() throws IOException {
+        ObjectNode document = validDocument();
+        document.remove("effect_size");
+        document.remove("shuffled_control_mean");
+        document.remove("random_baseline");
+
+        List<ResultsProblem> problems = validate(document);
+
+        assertEquals(2, problems.size(), problems.toString());
+        assertEquals("$.effect_size", problems.get(0).path());
+        assertEquals(ResultsValidator.RULE_RESULT_EVIDENCE, problems.get(0).rule());
+        assertEquals("$", problems.get(1).path());
+        assertTrue(problems.get(1).message().contains("needs a control"), problems.get(1).message());
+    }
+
+    @Test
+    void exploratoryNeedsNoEffectSize() throws IOException {
+        ObjectNode document = validDocument();
+        document.put("status", "exploratory");
+        document.remove("effect_size");
+        document.remove("noise_floor");
+
+        assertEquals(List.of(), validate(document));
     }
 }

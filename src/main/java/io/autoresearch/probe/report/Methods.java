@@ -1,0 +1,76 @@
+package io.autoresearch.probe.report;
+
+import java.util.List;
+
+/** Descriptions of the interventions for the report's Method section, with their source papers. */
+final class Methods {
+    /** The method of one intervention: a title, one paragraph and the papers it follows. */
+    record Method(String title, String text, List<String> sources) {
+    }
+
+    private static final String OLSSON = "Olsson et al. (2022), \"In-context Learning and Induction Heads\","
+            + " Transformer Circuits Thread";
+    private static final String ELHAGE = "Elhage et al. (2021), \"A Mathematical Framework for Transformer"
+            + " Circuits\", Transformer Circuits Thread";
+
+    private Methods() {
+    }
+
+    static Method of(String intervention) {
+        return switch (intervention) {
+            case "logit_lens" -> new Method("Logit lens",
+                    "Each chosen layer's residual stream is decoded as if it were the last one: the model's final"
+                            + " layer norm is recomputed on that residual and the unembedding turns it into"
+                            + " next-token logits (the logit lens of nostalgebraist 2020). The metric follows the"
+                            + " correct token layer by layer, so it shows where the prediction forms. At the final"
+                            + " residual stream the lens equals the model's own logits.",
+                    List.of("nostalgebraist (2020), \"interpreting GPT: the logit lens\", LessWrong"));
+            case "attention_pattern" -> new Method("Attention pattern",
+                    "Each head's attention pattern (the softmax over keys) is read on sequences that repeat a"
+                            + " span of random tokens. Each head gets a mean attention score per behaviour: to the"
+                            + " previous token (a previous-token head), to the token after the earlier occurrence"
+                            + " of the current token (an induction head) and to that earlier occurrence (a"
+                            + " duplicate-token head), the scores that Elhage et al. (2021) and Olsson et al."
+                            + " (2022) use to find induction heads. A pattern shows where a head reads from, not"
+                            + " what it writes.",
+                    List.of(ELHAGE, OLSSON));
+            case "activation_patching" -> new Method("Activation patching",
+                    "The model runs on one prompt of a clean/corrupted pair with a single activation (a residual"
+                            + " stream position, an attention or MLP output, or one head) taken from the run on"
+                            + " the other prompt. The metric is the share of the clean - corrupted logit"
+                            + " difference that this one site moves, (patched - corrupted) / (clean - corrupted),"
+                            + " so 0 is the corrupted run and 1 the clean run: causal tracing as in Meng et al."
+                            + " (2022), with the metric and the reading of denoising against noising from"
+                            + " Heimersheim & Nanda (2024).",
+                    List.of("Meng et al. (2022), \"Locating and Editing Factual Associations in GPT\", NeurIPS 2022",
+                            "Heimersheim & Nanda (2024), \"How to use and interpret activation patching\","
+                                    + " arXiv:2404.15255"));
+            case "path_patching" -> new Method("Path patching",
+                    "Path patching measures one path instead of one node (Wang et al. 2023). A sender head's"
+                            + " output is taken from the corrupted prompt while every other head stays frozen at"
+                            + " its clean output; the receiver's query, key or value input from that run is"
+                            + " recorded; a second clean run patches only that input. The metric is the fraction of"
+                            + " the clean - corrupted logit difference that the path carries. Sender -> logits"
+                            + " uses the first run alone.",
+                    List.of("Wang et al. (2023), \"Interpretability in the Wild: a Circuit for Indirect Object"
+                            + " Identification in GPT-2 small\", ICLR 2023"));
+            case "probing" -> new Method("Probing classifier",
+                    "A linear classifier is trained on one layer's activations to predict a property and scored"
+                            + " by held-out (cross-validated) accuracy, next to a control task with random labels"
+                            + " that shows how much a probe of that size can memorise.",
+                    List.of("Alain & Bengio (2016), \"Understanding intermediate layers using linear classifier"
+                            + " probes\"",
+                            "Hewitt & Liang (2019), \"Designing and Interpreting Probes with Control Tasks\","
+                                    + " EMNLP 2019"));
+            case "sae_feature_lookup" -> new Method("SAE feature lookup",
+                    "A sparse autoencoder splits one layer's activations into sparse features; the probe lists"
+                            + " the features that fire and the examples that activate each one most.",
+                    List.of("Bricken et al. (2023), \"Towards Monosemanticity: Decomposing Language Models With"
+                            + " Dictionary Learning\", Transformer Circuits Thread",
+                            "Cunningham et al. (2023), \"Sparse Autoencoders Find Highly Interpretable Features in"
+                                    + " Language Models\""));
+            default -> new Method(intervention, "The results file names the intervention '" + intervention
+                    + "', which this version of auto-research does not describe.", List.of());
+        };
+    }
+}
