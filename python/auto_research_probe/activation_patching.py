@@ -61,7 +61,7 @@ import torch
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
-from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
+from .pairs import PatchingPair, check_baselines_differ, check_clear_gap, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
 from .stats import bootstrap_ratio_ci, cohens_d, noise_floor, ratio_of_means
@@ -409,6 +409,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
     baseline_started = time.perf_counter()
     clean, corrupted = baseline_logit_diffs(model, pairs, config.batch_size)
     check_baselines_differ(clean.mean(), corrupted.mean())
+    check_clear_gap(clean, corrupted, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed)
     for seed, group in zip(config.seeds, seed_groups):
         try:
             check_baselines_differ(clean[group].mean(), corrupted[group].mean())

@@ -233,6 +233,35 @@ def check_baselines_differ(clean_mean: float, corrupted_mean: float) -> float:
     return denominator
 
 
+def check_clear_gap(clean: Sequence[float], corrupted: Sequence[float], *, n_bootstrap: int = 10_000, seed: int = 0) -> None:
+    """Raise ValueError unless the clean logit difference is clearly above the corrupted one.
+
+    `answer` is the token the clean prompt supports and `wrong_answer` the one the corrupted
+    prompt supports, so the per-pair gap clean - corrupted should be positive. Normalised
+    effects divide by its mean, so a mean that is not positive, or whose percentile
+    bootstrap 95% interval reaches zero, would turn noise into large effects.
+    """
+    from .stats import bootstrap_ci
+
+    gaps = [float(a) - float(b) for a, b in zip(clean, corrupted)]
+    mean_clean = sum(float(value) for value in clean) / len(gaps)
+    mean_corrupted = sum(float(value) for value in corrupted) / len(gaps)
+    mean_gap = mean_clean - mean_corrupted
+    if mean_gap <= 0.0:
+        raise ValueError(
+            f"the corrupted prompts do not lower the logit difference logit(answer) - logit(wrong_answer): its mean is "
+            f"{mean_clean:.4g} on the clean prompts and {mean_corrupted:.4g} on the corrupted ones. wrong_answer must be "
+            "the token the corrupted prompt supports; check the pairs, or swap answer and wrong_answer"
+        )
+    lo, hi = bootstrap_ci(gaps, n_bootstrap=n_bootstrap, seed=seed)
+    if lo <= 0.0:
+        raise ValueError(
+            f"the clean - corrupted gap in logit difference is not clearly above zero: mean {mean_gap:.4g}, 95% interval "
+            f"[{lo:.4g}, {hi:.4g}] over {len(gaps)} pairs, so normalised effects would divide by noise; use corruptions "
+            "that change the answer more, or more pairs"
+        )
+
+
 def normalised_effect(patched_mean: float, clean_mean: float, corrupted_mean: float) -> float:
     """Return (patched - corrupted) / (clean - corrupted); ValueError when clean and corrupted are equal."""
     denominator = check_baselines_differ(clean_mean, corrupted_mean)

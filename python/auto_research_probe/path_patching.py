@@ -80,7 +80,7 @@ from jaxtyping import Float, Int
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
-from .pairs import PatchingPair, check_baselines_differ, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
+from .pairs import PatchingPair, check_baselines_differ, check_clear_gap, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
 from .stats import bootstrap_ratio_ci, cohens_d, noise_floor, ratio_of_means
@@ -547,6 +547,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
     batches = _make_batches(model, pairs, config.batch_size)
     clean, corrupted = _baseline_diffs(model, batches, n)
     check_baselines_differ(float(clean.mean()), float(corrupted.mean()))
+    check_clear_gap(clean, corrupted, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed)
     for seed, part in zip(config.seeds, seed_slices):
         try:
             check_baselines_differ(float(clean[part].mean()), float(corrupted[part].mean()))

@@ -262,13 +262,17 @@ def test_run_writes_a_valid_results_file(tmp_path, monkeypatch):
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
-def test_run_skips_position_sweeps_for_mixed_lengths(tiny_model_dir, tmp_path):
+def test_run_skips_position_sweeps_for_mixed_lengths(tmp_path):
     (tmp_path / "data").mkdir()
-    write_pairs(tmp_path / "data" / "pairs.jsonl", tiny_records(4, length=4, seed=1) + tiny_records(4, length=6, seed=2))
-    config = demo_config(tmp_path, model_id=str(tiny_model_dir), n_examples=8, seeds=(0,), n_bootstrap=50)
+    # Demo pairs (16 tokens with BOS) and the same pairs behind one more word (17 tokens):
+    # the corruption still flips the answer, so the clean - corrupted gap stays clear.
+    lines = [json.loads(line) for line in DEMO_PAIRS.read_text().splitlines()[:4]]
+    longer = [{**line, "clean": "vosu " + line["clean"], "corrupted": "vosu " + line["corrupted"]} for line in lines]
+    (tmp_path / "data" / "pairs.jsonl").write_text("\n".join(json.dumps(line) for line in lines + longer) + "\n")
+    config = demo_config(tmp_path, n_examples=8, seeds=(0,), n_bootstrap=50)
     results = json.loads(run_activation_patching(config, tmp_path).read_text())
     assert set(results["sweeps_skipped"]) == {"resid_pre", "attn_out", "mlp_out"}
-    assert "[5, 7]" in results["sweeps_skipped"]["resid_pre"]
+    assert "[16, 17]" in results["sweeps_skipped"]["resid_pre"]
     assert set(results["sweeps"]) == {"attn_out_all_pos", "mlp_out_all_pos", "head_out", "head_out_shuffled"}
     assert results["noise_floor"] == 0.0
 

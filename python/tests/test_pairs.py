@@ -158,3 +158,14 @@ def test_normalised_effect_tolerance_is_relative():
 def test_normalised_effect_rejects_non_finite():
     with pytest.raises(ValueError, match="must be finite"):
         normalised_effect(1.0, float("nan"), 0.0)
+
+
+def test_check_clear_gap_rejects_wrong_direction_and_noise():
+    from auto_research_probe.pairs import check_clear_gap
+
+    check_clear_gap([10.0, 11.0, 9.5, 10.5], [-9.0, -8.0, -10.0, -9.5], n_bootstrap=500)
+    with pytest.raises(ValueError, match="do not lower the logit difference"):
+        check_clear_gap([10.7, 10.8], [10.9, 10.8], n_bootstrap=500)
+    # A small positive mean gap whose interval reaches zero is noise, not a corruption.
+    with pytest.raises(ValueError, match="not clearly above zero"):
+        check_clear_gap([1.0, -1.0, 1.2, -0.9], [0.0, 0.0, 0.0, 0.0], n_bootstrap=500)
