@@ -385,7 +385,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         prepend_bos=prepends_bos(model),
         weights_sha256=fingerprint,
     )
-    draws = sample_per_seed(pool, config.n_examples, config.seeds)
+    draws = sample_per_seed(pool, config.n_examples, config.seeds, config.pairs_path)
     n_used = len(draws[0])
     if n_used < config.n_examples:
         warn_small_dataset(log, config.pairs_path, len(pool), config.n_examples, n_used, len(config.seeds))

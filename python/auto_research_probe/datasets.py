@@ -98,7 +98,7 @@ def sample_examples(examples: Sequence[Any], n: int, seed: int) -> list[Any]:
     return [examples[int(index)] for index in indices]
 
 
-def sample_per_seed(examples: Sequence[Any], n: int, seeds: Sequence[int]) -> list[list[Any]]:
+def sample_per_seed(examples: Sequence[Any], n: int, seeds: Sequence[int], source: str = "the file") -> list[list[Any]]:
     """Draw up to `n` examples for each seed so that no example is drawn under two seeds.
 
     Seeds are replications: the same example under two seeds would count twice in the
@@ -114,7 +114,7 @@ def sample_per_seed(examples: Sequence[Any], n: int, seeds: Sequence[int]) -> li
         raise ValueError("seeds is empty: give at least one seed")
     if len(examples) < len(seeds):
         raise ValueError(
-            f"the file has {len(examples)} example(s) but {len(seeds)} seeds, and each seed needs examples of its "
+            f"{source} has {len(examples)} example(s) but {len(seeds)} seeds, and each seed needs examples of its "
             "own; add examples or use fewer seeds"
         )
     count = min(n, len(examples) // len(seeds))

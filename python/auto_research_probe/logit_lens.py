@@ -144,11 +144,12 @@ def prepare_example(model: Any, example: PromptExample) -> LensExample:
             )
         return LensExample(ids, answer_ids[0], example.line_number)
 
-    minimum = 3 if prepends_bos(model) else 2
-    if len(ids) < minimum:
+    n_bos = 1 if prepends_bos(model) else 0
+    if len(ids) - n_bos < 2:
         raise ValueError(
-            f"prompts line {example.line_number}: prompt {example.prompt!r} has {len(ids)} token(s); "
-            "without an answer it needs at least 2 tokens so the last one can be predicted"
+            f"prompts line {example.line_number}: prompt {example.prompt!r} has {len(ids) - n_bos} token(s)"
+            + (" after BOS" if n_bos else "")
+            + "; without an answer it needs at least 2 tokens so the last one can be predicted"
         )
     return LensExample(ids[:-1], ids[-1], example.line_number)
 
@@ -227,7 +228,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
     )
     per_seed_metrics = []
     per_seed_examples = []
-    draws = sample_per_seed(pool, config.n_examples, config.seeds)
+    draws = sample_per_seed(pool, config.n_examples, config.seeds, config.prompts_path)
     n_used = len(draws[0])
     if n_used < config.n_examples:
         warn_small_dataset(log, config.prompts_path, len(pool), config.n_examples, n_used, len(config.seeds))

@@ -532,7 +532,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
         prepend_bos=prepends_bos(model),
         weights_sha256=fingerprint,
     )
-    draws = sample_per_seed(records, config.n_examples, config.seeds)
+    draws = sample_per_seed(records, config.n_examples, config.seeds, config.pairs_path)
     n_used = len(draws[0])
     if n_used < config.n_examples:
         warn_small_dataset(log, config.pairs_path, len(records), config.n_examples, n_used, len(config.seeds))

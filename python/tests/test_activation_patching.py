@@ -374,7 +374,9 @@ def test_template_renders_and_runs(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(code / "src"))
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(script), run_name="__main__")
+        assert exited.value.code == 0
     finally:
         for name in [name for name in sys.modules if name == package or name.startswith(package + ".")]:
             del sys.modules[name]

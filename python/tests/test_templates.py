@@ -134,3 +134,22 @@ def test_generated_scripts_run_end_to_end(tmp_path, tiny_model_dir):
     assert provenance["model_id"] == "models/tiny"
     assert (code / "cache" / "events.jsonl").is_file()
     assert list((code / "cache" / "activations").glob("*.safetensors"))
+
+
+@pytest.mark.integration
+@pytest.mark.torch
+def test_generated_script_exits_2_on_invalid_input(tmp_path, tiny_model_dir):
+    code = make_project(tmp_path, tiny_model_dir)
+    # A prompt of one token has nothing to predict from, which the runtime rejects with ValueError.
+    (code / "data" / "prompts.jsonl").write_text('{"prompt": "a"}\n' * 3, encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    env.pop("PYTHONPATH", None)
+
+    completed = subprocess.run(
+        [sys.executable, "analysis/logit_lens_20261204.py"], cwd=code, env=env, capture_output=True, text=True, timeout=600
+    )
+
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    assert "has 1 token(s) after BOS; without an answer it needs at least 2 tokens" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (code / "results" / "probe" / "logit_lens_tiny.json").exists()

@@ -13,9 +13,10 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = {
             "Create .research/induction-demo/ with an experiment plan and a uv project holding a trained 2-layer"
-                    + " demo model and its prompts, set up a logit-lens probe on all layers, and run it.",
+                    + " demo model, its prompts and its clean/corrupted pairs, set up four probes (logit lens,"
+                    + " attention pattern, activation patching, path patching) on all layers, and run them.",
             "Re-running keeps files you edited. Prints each results file on stdout as"
-                    + " '<path><TAB>valid' or '<path><TAB>invalid'."
+                    + " '<path><TAB>valid' or '<path><TAB>invalid (N problems)'."
         })
 final class DemoCommand implements Callable<Integer> {
     private final ProbeContext context;

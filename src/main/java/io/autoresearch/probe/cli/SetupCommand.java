@@ -48,7 +48,8 @@ final class SetupCommand implements Callable<Integer> {
     @Option(names = "--layers", paramLabel = "SPEC", defaultValue = SetupOptions.DEFAULT_LAYERS,
             description = "Layers: all, a list such as 0,2,4 or a range such as 0-4. For logit_lens, layer n_layers"
                     + " is the final residual stream; the other interventions address blocks 0 to n_layers-1."
-                    + " path_patching sweeps every sender below its receiver and ignores it (default: ${DEFAULT-VALUE}).")
+                    + " For path_patching they are the sender layers, and with --receiver auto the receiver comes from"
+                    + " the chosen layers above the lowest one (default: ${DEFAULT-VALUE}).")
     private String layers;
 
     @Option(names = "--prompts", paramLabel = "FILE",

@@ -38,6 +38,9 @@ import java.util.random.RandomGenerator;
  * {@link RunOutcome}, after their report has been printed on the console.
  */
 public final class RunService {
+    /** The exit code of a generated script whose runtime rejected an input with ValueError. */
+    public static final int SCRIPT_INPUT_ERROR_EXIT = 2;
+
     /** Folder under code/ that receives one log file per process. */
     public static final String LOGS_FOLDER = ".auto-research/logs";
 
@@ -97,7 +100,14 @@ public final class RunService {
             if (!result.succeeded()) {
                 String report = ProcessFailure.describe(script.toString(), result);
                 console.error(report);
-                return new RunOutcome(ExitCode.SCRIPT_FAILED, runId, processes, List.of(), report);
+                // The generated scripts exit with 2 when the runtime rejects their inputs (a
+                // prompt, pair, layer or setting), the same code as the CLI's usage errors.
+                boolean rejectedInput = !result.timedOut() && result.exitCode() == SCRIPT_INPUT_ERROR_EXIT;
+                if (rejectedInput) {
+                    console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
+                }
+                return new RunOutcome(rejectedInput ? ExitCode.USAGE : ExitCode.SCRIPT_FAILED, runId, processes,
+                        List.of(), report);
             }
         }
 

@@ -81,6 +81,7 @@ public final class SetupValidator {
                 .checkAgainst(model.nLayers(), model.nHeads(), model.displayName());
         int seqLen = checkSeqLen(options.seqLen() == null ? SetupOptions.DEFAULT_SEQ_LEN : options.seqLen(), model);
 
+        checkPathLayers(intervention, receiver, scriptLayers);
         String probeId = probeId(options.probeId(), intervention, lensLayers, receiver);
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
@@ -89,6 +90,11 @@ public final class SetupValidator {
 
         Manifest manifest = ManifestStore.read(workspace.manifest(), toolVersion);
         Optional<Manifest.ProbeEntry> existing = manifest.probe(probeId);
+        if (existing.isPresent() && !existing.get().intervention().equals(intervention.id())) {
+            throw ProbeException.usage("probe id '" + probeId + "' already belongs to the " + existing.get().intervention()
+                    + " probe in " + existing.get().script() + "; choose another --probe-id for this "
+                    + intervention.id() + " probe");
+        }
         LocalDate today = LocalDate.now(clock);
         String scriptPath = existing.map(Manifest.ProbeEntry::script)
                 .orElseGet(() -> newScriptPath(manifest, intervention, probeId, today));
@@ -166,6 +172,26 @@ public final class SetupValidator {
         }
         throw ProbeException.usage("missing " + option + ": pass " + format + " (setup copies it to code/"
                 + reusedPath + " and reuses it next time)");
+    }
+
+    /**
+     * Checks that path patching has senders: a named receiver needs a chosen layer below it, and
+     * the auto receiver needs two chosen layers (it sits in one above the lowest).
+     */
+    private static void checkPathLayers(Intervention intervention, Receiver receiver, List<Integer> layers) {
+        if (intervention != Intervention.PATH_PATCHING || layers == null) {
+            return;
+        }
+        if (!receiver.isAuto() && layers.stream().noneMatch(layer -> layer < receiver.layer())) {
+            throw ProbeException.usage("invalid --layers " + layers + " for receiver " + receiver + ": path patching"
+                    + " sweeps senders in the chosen layers below the receiver, and none is below layer "
+                    + receiver.layer() + "; include a lower layer or use --layers all");
+        }
+        if (receiver.isAuto() && layers.size() < 2) {
+            throw ProbeException.usage("invalid --layers " + layers + " for --receiver auto: the receiver is picked"
+                    + " from the chosen layers above the lowest one, so choose at least two layers, or name the"
+                    + " receiver such as L1H0");
+        }
     }
 
     /** Checks that BOS and two copies of the span fit in the model's context. */

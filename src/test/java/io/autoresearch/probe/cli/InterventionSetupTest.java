@@ -121,4 +121,17 @@ class InterventionSetupTest {
         String output = new String(process.getInputStream().readAllBytes());
         assertEquals(0, process.exitValue(), output);
     }
+
+    @Test
+    void probeIdOfAnotherInterventionIsRejected() throws IOException {
+        assertEquals(0, setup("attention_pattern", "--probe-id", "shared").exitCode());
+        String script = Files.readString(code.resolve("analysis/attention_pattern_20261204.py"));
+
+        CliRun clash = setup("activation_patching", "--pairs", pairs.toString(), "--probe-id", "shared");
+
+        assertEquals(2, clash.exitCode(), clash.err());
+        assertTrue(clash.err().contains("probe id 'shared' already belongs to the attention_pattern probe"),
+                clash.err());
+        assertEquals(script, Files.readString(code.resolve("analysis/attention_pattern_20261204.py")));
+    }
 }

@@ -80,6 +80,20 @@ class RunCommandTest {
 
     @Test
     @Tag("uv")
+    void rejectedInputExitsUsage() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a"));
+        FakeProject.writeScript(codeDir, "lens_a",
+                "import sys\nprint('error: pairs line 2: answer tokenizes to 2 tokens', file=sys.stderr)\nsys.exit(2)\n");
+
+        CliRun run = execute("fake-study");
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("pairs line 2: answer tokenizes to 2 tokens"), run.err());
+        assertTrue(run.err().contains("analysis/lens_a.py rejected its inputs"), run.err());
+    }
+
+    @Test
+    @Tag("uv")
     void quietHidesScriptOutputButKeepsErrors() throws IOException {
         Path codeDir = FakeProject.create(root, List.of("lens_a"));
         FakeProject.writeScript(codeDir, "lens_a", "print('chatty line')\nraise SystemExit(4)\n");
