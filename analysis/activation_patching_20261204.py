@@ -32,7 +32,7 @@ DTYPE = 'float32'
 HYPOTHESIS = 'H3: When the first copy\'s tokens are swapped so that induction points at a different word, patching the clean output of the layer-1 head with the top induction score into the corrupted run recovers more of the logit difference than any other head.'
 
 
-def main() -> None:
+def main() -> int:
     config = ActivationPatchingConfig(
         probe_id=PROBE_ID,
         model_id=MODEL_ID,
@@ -44,9 +44,16 @@ def main() -> None:
         hypothesis=HYPOTHESIS,
         script_path=__file__,
     )
-    results_path = run_activation_patching(config, PROJECT_ROOT)
+    try:
+        results_path = run_activation_patching(config, PROJECT_ROOT)
+    except ValueError as error:
+        # The runtime raises ValueError for invalid inputs (prompts, pairs, layers, settings).
+        # Exit code 2 lets `probe run` report a usage error instead of a crash.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(results_path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

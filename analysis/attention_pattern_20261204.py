@@ -32,7 +32,7 @@ DTYPE = 'float32'
 HYPOTHESIS = 'H2: On repeated random word sequences, a layer-0 head attends to the previous token and a layer-1 head attends to the token after the earlier occurrence of the current token (an induction head), both well above the control without a repeat.'
 
 
-def main() -> None:
+def main() -> int:
     config = AttentionPatternConfig(
         probe_id=PROBE_ID,
         model_id=MODEL_ID,
@@ -44,9 +44,16 @@ def main() -> None:
         hypothesis=HYPOTHESIS,
         script_path=__file__,
     )
-    results_path = run_attention_pattern(config, PROJECT_ROOT)
+    try:
+        results_path = run_attention_pattern(config, PROJECT_ROOT)
+    except ValueError as error:
+        # The runtime raises ValueError for invalid inputs (prompts, pairs, layers, settings).
+        # Exit code 2 lets `probe run` report a usage error instead of a crash.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(results_path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

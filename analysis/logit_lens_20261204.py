@@ -30,7 +30,7 @@ DTYPE = 'float32'
 HYPOTHESIS = 'H1: On the repeated half of each sequence, the logit-lens rank of the correct next token is poor (mean rank > 5) at the residual stream before layer 1 and near 1 at the final residual stream, so the prediction forms in layer 1, where the induction heads sit.'
 
 
-def main() -> None:
+def main() -> int:
     config = LogitLensConfig(
         probe_id=PROBE_ID,
         model_id=MODEL_ID,
@@ -42,9 +42,16 @@ def main() -> None:
         hypothesis=HYPOTHESIS,
         script_path=__file__,
     )
-    results_path = run_logit_lens(config, PROJECT_ROOT)
+    try:
+        results_path = run_logit_lens(config, PROJECT_ROOT)
+    except ValueError as error:
+        # The runtime raises ValueError for invalid inputs (prompts, pairs, layers, settings).
+        # Exit code 2 lets `probe run` report a usage error instead of a crash.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(results_path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -41,7 +41,7 @@ DTYPE = 'float32'
 HYPOTHESIS = 'H4: The layer-0 previous-token head changes the layer-1 induction head\'s output through the induction head\'s keys (K-composition) much more than through its queries or values.'
 
 
-def main() -> None:
+def main() -> int:
     config = PathPatchingConfig(
         probe_id=PROBE_ID,
         model_id=MODEL_ID,
@@ -56,9 +56,16 @@ def main() -> None:
         hypothesis=HYPOTHESIS,
         script_path=__file__,
     )
-    results_path = run_path_patching(config, PROJECT_ROOT)
+    try:
+        results_path = run_path_patching(config, PROJECT_ROOT)
+    except ValueError as error:
+        # The runtime raises ValueError for invalid inputs (prompts, pairs, layers, settings).
+        # Exit code 2 lets `probe run` report a usage error instead of a crash.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(results_path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
