@@ -2,22 +2,34 @@ package io.autoresearch.probe.setup;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Set;
 
 /** File helpers for setup: atomic writes and sha256 digests. */
 public final class AtomicFiles {
     private AtomicFiles() {
     }
 
+    /** The permissions of a new file on a POSIX file system: readable by everyone, as a plain write gives. */
+    private static final Set<PosixFilePermission> NEW_FILE_PERMISSIONS = PosixFilePermissions.fromString("rw-r--r--");
+
     /**
-     * Writes {@code content} to a temporary file in the target's folder and renames it over the
-     * target, so a reader never sees a half-written file and a crash leaves the old one.
+     * Writes {@code content} to a temporary file in the target's folder, flushes it to disk and
+     * renames it over the target, so a reader never sees a half-written file and a crash leaves
+     * the old one. The target keeps its permissions; a new file gets {@code rw-r--r--}, not the
+     * owner-only mode of a temporary file.
      */
     public static void write(Path target, byte[] content) {
         try {
@@ -25,7 +37,11 @@ public final class AtomicFiles {
             Files.createDirectories(folder);
             Path temporary = Files.createTempFile(folder, "." + target.getFileName(), ".tmp");
             try {
-                Files.write(temporary, content);
+                try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+                    channel.write(ByteBuffer.wrap(content));
+                    channel.force(true);
+                }
+                setPermissions(temporary, target);
                 move(temporary, target);
             } finally {
                 Files.deleteIfExists(temporary);
@@ -33,6 +49,16 @@ public final class AtomicFiles {
         } catch (IOException e) {
             throw new UncheckedIOException("could not write " + target, e);
         }
+    }
+
+    private static void setPermissions(Path temporary, Path target) throws IOException {
+        if (!Files.getFileStore(temporary).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            return;
+        }
+        Set<PosixFilePermission> permissions = Files.exists(target)
+                ? Files.getPosixFilePermissions(target)
+                : NEW_FILE_PERMISSIONS;
+        Files.setPosixFilePermissions(temporary, permissions);
     }
 
     private static void move(Path temporary, Path target) throws IOException {
