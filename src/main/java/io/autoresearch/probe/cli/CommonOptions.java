@@ -19,7 +19,7 @@ public final class CommonOptions {
     @Option(names = "--no-install", description = "Fail instead of installing uv when it is missing.")
     private boolean noInstall;
 
-    @Option(names = {"-q", "--quiet"}, description = "Print only results and errors.")
+    @Option(names = {"-q", "--quiet"}, description = "Print only results, warnings and errors; hide progress and script output.")
     private boolean quiet;
 
     @Option(names = {"-v", "--verbose"},
