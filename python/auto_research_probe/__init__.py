@@ -7,4 +7,5 @@ imported themselves, never from this file, so `stats`, `events`, `results` and
 `datasets` stay cheap to import.
 """
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = 2
+"""Version of the activation cache's on-disk format (`cache.py`). It is part of every cache key."""

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cache import CacheSettings, hook_name
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
@@ -78,6 +79,15 @@ _HOOKS = {
     "attn_out_all_pos": "blocks.{layer}.hook_attn_out",
     "mlp_out_all_pos": "blocks.{layer}.hook_mlp_out",
     "head_out": "blocks.{layer}.attn.hook_z",
+}
+# The activation cache's hook point of each site (cache.hook_name maps it to the same hook name).
+_CACHE_HOOK_POINTS = {
+    "resid_pre": "resid_pre",
+    "attn_out": "attn_out",
+    "mlp_out": "mlp_out",
+    "attn_out_all_pos": "attn_out",
+    "mlp_out_all_pos": "mlp_out",
+    "head_out": "z",
 }
 _AXES = {
     "resid_pre": ["layer", "position"],
@@ -118,6 +128,7 @@ class ActivationPatchingConfig:
     batch_size: int = 32
     n_bootstrap: int = 10_000
     results_dir: str = "results/probe"
+    cache_dir: str = "cache/activations"
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
@@ -198,6 +209,8 @@ def patched_logit_diffs(
     layers: Sequence[int] | None = None,
     batch_size: int = 32,
     sources: Sequence[int] | None = None,
+    *,
+    cache: CacheSettings | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the corrupted prompts with one clean activation patched in; return per-example logit differences.
 
@@ -205,6 +218,11 @@ def patched_logit_diffs(
     for the all-position sites). With `sources`, example i takes its clean activation
     from the clean prompt of example sources[i], which must have the same length
     (the shuffled control). Positional sites need one common token length.
+
+    With `cache`, the clean activations are read from the activation cache, one entry
+    per length bucket and hook point (resid_pre, attn_out, mlp_out, z) at the chosen
+    layers, so a second run does only the patched forward passes. Without it, each
+    sub-batch runs its clean prompts once more.
 
     Each patch is one forward pass per sub-batch, so a positional site costs
     n_layers x n_positions passes. NOTE: tested on CPU only; the CUDA path is the same
@@ -232,22 +250,35 @@ def patched_logit_diffs(
     n_positions = lengths[0]
     out = {site: np.empty((len(layers), *_cells(model, site, n_positions), n)) for site in sites}
     hook_names = {_HOOKS[site].format(layer=layer) for site in sites for layer in layers}
+    hook_points = sorted({_CACHE_HOOK_POINTS[site] for site in sites})
     device = model.cfg.device
     with torch.no_grad():
         for bucket in buckets:
+            entries = None
+            if cache is not None:
+                clean_prompts = [pairs[index].clean_ids for index in bucket]
+                entries = cache.entries(model, clean_prompts, {point: layers for point in hook_points}, batch_size)
+                row_in_bucket = {index: row for row, index in enumerate(bucket)}
             for start in range(0, len(bucket), batch_size):
                 indices = bucket[start : start + batch_size]
                 _, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
-                source_tokens = pair_tensors(pairs, [int(source_index[i]) for i in indices], device)[0]
-                _, cache = model.run_with_cache(source_tokens, names_filter=lambda name: name in hook_names)
+                if entries is None:
+                    source_tokens = pair_tensors(pairs, [int(source_index[i]) for i in indices], device)[0]
+                    _, cache_acts = model.run_with_cache(source_tokens, names_filter=lambda name: name in hook_names)
+                else:
+                    rows = [row_in_bucket[int(source_index[i])] for i in indices]
+                    cache_acts = {}
+                    for point, entry in entries.items():
+                        for layer, tensor in entry.rows(rows).items():
+                            cache_acts[hook_name(point, layer, model.cfg.n_layers)] = tensor.to(device)
                 for site in sites:
                     for layer_row, layer in enumerate(layers):
                         name = _HOOKS[site].format(layer=layer)
                         for cell in np.ndindex(*_cells(model, site, n_positions)):
-                            hook = _patch_hook(site, cell, cache[name])
+                            hook = _patch_hook(site, cell, cache_acts[name])
                             logits = model.run_with_hooks(corrupted_tokens, fwd_hooks=[(name, hook)])
                             out[site][(layer_row, *cell)][indices] = logit_diff(logits, answers, wrongs).double().cpu().numpy()
-                del cache
+                del cache_acts
     return out
 
 
@@ -423,11 +454,13 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
     )
 
     sweep_started = time.perf_counter()
-    patched = patched_logit_diffs(model, pairs, sites, layers, config.batch_size)
+    # The clean activations come through the activation cache, so a rerun skips their forward passes.
+    cache = CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
+    patched = patched_logit_diffs(model, pairs, sites, layers, config.batch_size, cache=cache)
     sources, used = derangement_sources(pairs, seed_groups, config.bootstrap_seed)
     if used.sum() < 2:
         raise ValueError("the shuffled control needs at least 2 examples of one token length within a seed")
-    shuffled = patched_logit_diffs(model, pairs, ["head_out"], layers, config.batch_size, sources=sources)["head_out"]
+    shuffled = patched_logit_diffs(model, pairs, ["head_out"], layers, config.batch_size, sources=sources, cache=cache)["head_out"]
     log.emit("patching.sweeps", duration_ms=(time.perf_counter() - sweep_started) * 1000, sites=sites, layers=layers)
 
     summaries = {site: _summarise(patched[site], clean, corrupted, config.n_bootstrap, config.bootstrap_seed) for site in sites}

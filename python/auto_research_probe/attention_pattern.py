@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from jaxtyping import Float
 
+from .cache import CacheSettings
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
@@ -89,6 +90,7 @@ class AttentionPatternConfig:
     batch_size: int = 32
     n_bootstrap: int = 10_000
     results_dir: str = "results/probe"
+    cache_dir: str = "cache/activations"
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
@@ -232,12 +234,30 @@ def check_seq_len(seq_len: int, n_ctx: int, bos: bool) -> None:
 
 
 def pattern_scores(
-    model: Any, tokens: torch.Tensor, layers: list[int], seq_len: int, batch_size: int = 32
+    model: Any,
+    tokens: torch.Tensor,
+    layers: list[int],
+    seq_len: int,
+    batch_size: int = 32,
+    *,
+    cache: CacheSettings | None = None,
 ) -> dict[str, np.ndarray]:
     """Return each score per example as an array [example, chosen layer, head], from hooks on hook_pattern.
 
-    The forward pass stops after the last chosen block, and no activations are cached.
+    The forward pass stops after the last chosen block. With `cache`, the patterns
+    come from the activation cache (hook point `pattern`, the chosen layers) and are
+    read one shard at a time, so a second run does no forward pass. Without it they
+    are scored in the hooks and not kept.
     """
+    if cache is not None:
+        entry = cache.entries(model, tokens, {"pattern": layers}, batch_size)["pattern"]
+        cached_parts: dict[str, list[torch.Tensor]] = {name: [] for name in SCORES}
+        for batch in entry.batches():
+            per_layer = [scores_from_pattern(batch.activations[layer], seq_len) for layer in layers]
+            for name in SCORES:
+                cached_parts[name].append(torch.stack([scores[name].to(torch.float64) for scores in per_layer], dim=1))
+        return {name: torch.cat(cached_parts[name]).numpy() for name in SCORES}
+
     stored: dict[int, dict[str, torch.Tensor]] = {}
 
     def make_hook(position: int):
@@ -382,6 +402,8 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
         weights_sha256=fingerprint,
     )
 
+    # The patterns come through the activation cache, so a rerun does no forward pass.
+    cache = CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
     per_seed: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []
     first_sequences: Sequences | None = None
     for seed in config.seeds:
@@ -397,8 +419,8 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
                 )
         per_seed.append(
             (
-                pattern_scores(model, sequences.repeated, layers, seq_len, config.batch_size),
-                pattern_scores(model, sequences.control, layers, seq_len, config.batch_size),
+                pattern_scores(model, sequences.repeated, layers, seq_len, config.batch_size, cache=cache),
+                pattern_scores(model, sequences.control, layers, seq_len, config.batch_size, cache=cache),
             )
         )
     assert first_sequences is not None
@@ -471,7 +493,9 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
 
     results_dir = resolve_in_project(config.results_dir, root)
     example_ids = first_sequences.repeated[0]
-    pages = _write_pages(model, config, results_dir, layers, example_ids, seq_len, means)
+    # The page shows the first repeated sequence of the first seed, read back from its cache entry.
+    first_patterns = cache.entries(model, first_sequences.repeated, {"pattern": layers}, config.batch_size)["pattern"].rows([0])
+    pages = _write_pages(model, config, results_dir, layers, example_ids, seq_len, means, first_patterns)
     plot_path = _plot(results_dir, config, layers, n_heads, means)
 
     layer_word = "layer" if len(layers) == 1 else "layers"
@@ -659,23 +683,30 @@ def _write_pages(
     example_ids: torch.Tensor,
     seq_len: int,
     means: dict[str, np.ndarray],
+    patterns: dict[int, torch.Tensor] | None = None,
 ) -> list[Path]:
-    """Write one circuitsvis page per chosen layer for one repeated-span sequence, with its JavaScript inlined."""
+    """Write one circuitsvis page per chosen layer for one repeated-span sequence, with its JavaScript inlined.
+
+    `patterns` ({layer: [1, head, query, key]}, from the activation cache) saves the
+    forward pass over `example_ids`.
+    """
     from circuitsvis.attention import attention_patterns
 
     names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
-    with torch.no_grad():
-        _, cache = model.run_with_cache(
-            example_ids[None].to(model.cfg.device),
-            names_filter=lambda name: name in names,
-            return_type=None,
-            stop_at_layer=max(layers) + 1,
-        )
+    if patterns is None:
+        with torch.no_grad():
+            _, cache = model.run_with_cache(
+                example_ids[None].to(model.cfg.device),
+                names_filter=lambda name: name in names,
+                return_type=None,
+                stop_at_layer=max(layers) + 1,
+            )
+        patterns = {layer: cache[f"blocks.{layer}.attn.hook_pattern"] for layer in layers}
     ids = example_ids.tolist()
     labels = _token_labels(model, ids)
     pages = []
     for row, layer in enumerate(layers):
-        pattern = cache[f"blocks.{layer}.attn.hook_pattern"][0].float().cpu()
+        pattern = patterns[layer][0].float().cpu()
         # .local_src inlines the circuitsvis bundle; str(rendered) would load it from a CDN.
         rendered = attention_patterns(tokens=labels, attention=pattern).local_src
         rows = "\n".join(

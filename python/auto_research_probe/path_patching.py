@@ -77,6 +77,7 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 
+from .cache import CacheEntry, CacheSettings, hook_name
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
@@ -117,6 +118,7 @@ class PathPatchingConfig:
     batch_size: int = 32
     n_bootstrap: int = 10_000
     results_dir: str = "results/probe"
+    cache_dir: str = "cache/activations"
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
@@ -296,6 +298,44 @@ class _Batch:
     corrupted: torch.Tensor
     answer: torch.Tensor
     wrong: torch.Tensor
+    # The pairs whose corrupted prompts `corrupted` contains (other pairs in the shuffled control).
+    corrupted_indices: list[int] | None = None
+
+
+class _CachedHeadOutputs:
+    """Step 1 read from the activation cache: every head's z on the clean and on the corrupted prompts.
+
+    There is one entry per length bucket and side. With `freeze_mlps` the clean MLP
+    outputs are cached too, the only MLP outputs the freezing hooks read. Entries are
+    looked up (and on a miss computed) when this is built, so every sweep and the
+    control read them from disk.
+    """
+
+    def __init__(self, model: Any, pairs: Sequence[PatchingPair], cache: CacheSettings, batch_size: int, freeze_mlps: bool) -> None:
+        self.model = model
+        all_layers = list(range(model.cfg.n_layers))
+        clean_points = {"z": all_layers}
+        if freeze_mlps and _has_mlps(model):
+            clean_points["mlp_out"] = all_layers
+        self.where: dict[int, tuple[int, int]] = {}
+        self.entries: dict[str, list[dict[str, CacheEntry]]] = {"clean": [], "corrupted": []}
+        for number, bucket in enumerate(length_buckets(pairs)):
+            for row, index in enumerate(bucket):
+                self.where[index] = (number, row)
+            self.entries["clean"].append(cache.entries(model, [pairs[index].clean_ids for index in bucket], clean_points, batch_size))
+            self.entries["corrupted"].append(cache.entries(model, [pairs[index].corrupted_ids for index in bucket], {"z": all_layers}, batch_size))
+
+    def activations(self, side: str, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Return {hook name: tensor} for the given pairs (one length bucket) on `side`, 'clean' or 'corrupted'."""
+        numbers = {self.where[index][0] for index in indices}
+        if len(numbers) != 1:
+            raise ValueError("a batch must contain pairs of one token length")
+        rows = [self.where[index][1] for index in indices]
+        out = {}
+        for point, entry in self.entries[side][numbers.pop()].items():
+            for layer, tensor in entry.rows(rows).items():
+                out[hook_name(point, layer, self.model.cfg.n_layers)] = tensor.to(self.model.cfg.device)
+        return out
 
 
 def _make_batches(model: Any, pairs: Sequence[PatchingPair], batch_size: int, sources: dict[int, int] | None = None) -> list[_Batch]:
@@ -312,9 +352,11 @@ def _make_batches(model: Any, pairs: Sequence[PatchingPair], batch_size: int, so
             if not indices:
                 continue
             clean, corrupted, answer, wrong = pair_tensors(pairs, indices, device=device)
+            corrupted_indices = list(indices)
             if sources is not None:
                 corrupted = torch.tensor([pairs[sources[index]].corrupted_ids for index in indices], dtype=torch.long, device=device)
-            batches.append(_Batch(indices, clean, corrupted, answer, wrong))
+                corrupted_indices = [sources[index] for index in indices]
+            batches.append(_Batch(indices, clean, corrupted, answer, wrong, corrupted_indices))
     return batches
 
 
@@ -340,15 +382,24 @@ def _patched_diffs(
     receiver: Head | None,
     inputs: Sequence[str],
     freeze_mlps: bool,
+    head_outputs: _CachedHeadOutputs | None = None,
 ) -> dict[str, np.ndarray]:
-    """Return per-example patched logit differences, {'logits' or input: array[len(senders), n]} (NaN outside the batches)."""
+    """Return per-example patched logit differences, {'logits' or input: array[len(senders), n]} (NaN outside the batches).
+
+    With `head_outputs`, step 1 reads the cached head outputs instead of running the
+    clean and corrupted prompts of each batch again.
+    """
     keys = ["logits"] if receiver is None else list(inputs)
     out = {key: np.full((len(senders), n), np.nan) for key in keys}
     # Per-head q/k/v inputs cost n_heads copies of the residual stream, so only receiver runs use them.
     with split_qkv_input(model) if receiver is not None else nullcontext(), torch.no_grad():
         for batch in batches:
-            _, clean_acts = cache_head_outputs(model, batch.clean)
-            _, corrupted_acts = cache_head_outputs(model, batch.corrupted)
+            if head_outputs is None:
+                _, clean_acts = cache_head_outputs(model, batch.clean)
+                _, corrupted_acts = cache_head_outputs(model, batch.corrupted)
+            else:
+                clean_acts = head_outputs.activations("clean", batch.indices)
+                corrupted_acts = head_outputs.activations("corrupted", batch.corrupted_indices or batch.indices)
             for row, sender in enumerate(senders):
                 if receiver is None:
                     logits = sender_to_logits_run(model, batch.clean, clean_acts, corrupted_acts, sender, freeze_mlps)
@@ -555,8 +606,11 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
             raise ValueError(f"seed {seed}: {error}") from error
 
     sweep_started = time.perf_counter()
+    # Step 1 comes through the activation cache, so a rerun skips those forward passes.
+    cache = CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
+    head_outputs = _CachedHeadOutputs(model, pairs, cache, config.batch_size, config.freeze_mlps)
     logit_senders = _heads_in(model, layers)
-    logit_rows = _patched_diffs(model, batches, n, logit_senders, None, (), config.freeze_mlps)["logits"]
+    logit_rows = _patched_diffs(model, batches, n, logit_senders, None, (), config.freeze_mlps, head_outputs)["logits"]
     logit_paths = [_Path(sender, "logits", row) for sender, row in zip(logit_senders, logit_rows)]
     for path in logit_paths:
         path.value = fraction_carried(clean, corrupted, path.patched)
@@ -569,7 +623,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
             f"({max(path.value for path in candidates):.4f})"
         )
     senders = _heads_in(model, [layer for layer in layers if layer < receiver[0]])
-    receiver_rows = _patched_diffs(model, batches, n, senders, receiver, inputs, config.freeze_mlps)
+    receiver_rows = _patched_diffs(model, batches, n, senders, receiver, inputs, config.freeze_mlps, head_outputs)
     receiver_paths = {name: [_Path(sender, name, row) for sender, row in zip(senders, receiver_rows[name])] for name in inputs}
     for paths in receiver_paths.values():
         for path in paths:
@@ -592,7 +646,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
     top = tops[top_input]
     values_per_seed = [fraction_carried(clean[part], corrupted[part], top.patched[part]) for part in seed_slices]
 
-    control = _shuffled_control(model, pairs, config, clean, corrupted, top, receiver)
+    control = _shuffled_control(model, pairs, config, clean, corrupted, top, receiver, head_outputs)
     random_baseline = float(np.mean([path.value for path in receiver_paths[top_input]]))
     effect_size = _effect_size_against_other_senders(clean, corrupted, top, receiver_paths[top_input])
     if effect_size is not None:
@@ -716,7 +770,14 @@ def _effect_size_against_other_senders(clean: np.ndarray, corrupted: np.ndarray,
 
 
 def _shuffled_control(
-    model: Any, pairs: list[PatchingPair], config: PathPatchingConfig, clean: np.ndarray, corrupted: np.ndarray, top: _Path, receiver: Head
+    model: Any,
+    pairs: list[PatchingPair],
+    config: PathPatchingConfig,
+    clean: np.ndarray,
+    corrupted: np.ndarray,
+    top: _Path,
+    receiver: Head,
+    head_outputs: _CachedHeadOutputs | None = None,
 ) -> dict[str, Any]:
     sources = derangement_within_buckets(pairs, config.bootstrap_seed)
     if not sources:
@@ -725,7 +786,7 @@ def _shuffled_control(
     batches = _make_batches(model, pairs, config.batch_size, sources)
     target = None if top.target == "logits" else receiver
     inputs = () if target is None else [top.target]
-    patched = _patched_diffs(model, batches, len(pairs), [top.sender], target, inputs, config.freeze_mlps)[top.target][0]
+    patched = _patched_diffs(model, batches, len(pairs), [top.sender], target, inputs, config.freeze_mlps, head_outputs)[top.target][0]
     used = np.array(sorted(sources))
     value = fraction_carried(clean[used], corrupted[used], patched[used])
     denominator = float(np.mean(clean[used] - corrupted[used]))
