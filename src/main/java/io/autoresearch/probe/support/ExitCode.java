@@ -8,11 +8,10 @@ public enum ExitCode {
     SUCCESS(0, "success"),
     INTERNAL_ERROR(1, "internal error (a bug: please report it with the output of --verbose)"),
     USAGE(2, "usage error: an invalid option, argument or input file"),
-    ENVIRONMENT(3, "environment problem: uv, Python or the locked extra could not be set up, or a file could"
-            + " not be read or deleted"),
+    ENVIRONMENT(3, "environment problem: uv, Python, the locked extra or the file system"),
     TEMPLATE(4, "template problem: a script could not be rendered"),
     SCRIPT_FAILED(5, "a generated script failed or timed out"),
-    VALIDATION_FAILED(6, "a results file failed schema or semantic validation, or a cache entry failed its checks"),
+    VALIDATION_FAILED(6, "a results file or a cache entry failed validation"),
     INTERRUPTED(130, "interrupted (Ctrl-C)");
 
     private final int code;
