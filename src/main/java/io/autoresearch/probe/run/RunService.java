@@ -40,6 +40,8 @@ import java.util.random.RandomGenerator;
 public final class RunService {
     /** The exit code of a generated script whose runtime rejected an input with ValueError. */
     public static final int SCRIPT_INPUT_ERROR_EXIT = 2;
+    /** The exit code of a generated script that hit an OSError, such as an unwritable cache folder. */
+    public static final int SCRIPT_FILE_SYSTEM_ERROR_EXIT = 3;
 
     /** Folder under code/ that receives one log file per process. */
     public static final String LOGS_FOLDER = ".auto-research/logs";
@@ -101,13 +103,18 @@ public final class RunService {
                 String report = ProcessFailure.describe(script.toString(), result);
                 console.error(report);
                 // The generated scripts exit with 2 when the runtime rejects their inputs (a
-                // prompt, pair, layer or setting), the same code as the CLI's usage errors.
-                boolean rejectedInput = !result.timedOut() && result.exitCode() == SCRIPT_INPUT_ERROR_EXIT;
-                if (rejectedInput) {
+                // prompt, pair, layer or setting) and with 3 on a file-system error, the same
+                // codes as the CLI's usage and environment errors.
+                ExitCode exitCode = ExitCode.SCRIPT_FAILED;
+                if (!result.timedOut() && result.exitCode() == SCRIPT_INPUT_ERROR_EXIT) {
+                    exitCode = ExitCode.USAGE;
                     console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
+                } else if (!result.timedOut() && result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
+                    exitCode = ExitCode.ENVIRONMENT;
+                    console.error(script + " hit a file-system error; fix the folder or disk its error names and run"
+                            + " again");
                 }
-                return new RunOutcome(rejectedInput ? ExitCode.USAGE : ExitCode.SCRIPT_FAILED, runId, processes,
-                        List.of(), report);
+                return new RunOutcome(exitCode, runId, processes, List.of(), report);
             }
         }
 

@@ -94,6 +94,19 @@ class RunCommandTest {
 
     @Test
     @Tag("uv")
+    void fileSystemErrorExitsEnvironment() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a"));
+        FakeProject.writeScript(codeDir, "lens_a",
+                "import sys\nprint('error: cache folder cache/activations is not writable', file=sys.stderr)\nsys.exit(3)\n");
+
+        CliRun run = execute("fake-study");
+
+        assertEquals(ExitCode.ENVIRONMENT.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("analysis/lens_a.py hit a file-system error"), run.err());
+    }
+
+    @Test
+    @Tag("uv")
     void quietHidesScriptOutputButKeepsErrors() throws IOException {
         Path codeDir = FakeProject.create(root, List.of("lens_a"));
         FakeProject.writeScript(codeDir, "lens_a", "print('chatty line')\nraise SystemExit(4)\n");

@@ -178,7 +178,7 @@ class ReportCommandTest {
         assertTrue(path.contains("| L0H3 -> L1H3.k | fraction_of_logit_diff_carried | 0.387 | [0.376, 0.398] |"),
                 path);
         assertTrue(path.contains("Wang et al. (2023)"), path);
-        assertTrue(path.contains("Set FREEZE_MLPS = True in analysis/path_patching_20261204.py"), path);
+        assertTrue(path.contains("Set FREEZE_MLPS = True in analysis/path_patching_20261205.py"), path);
     }
 
     @Test
