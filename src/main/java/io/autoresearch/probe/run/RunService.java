@@ -7,6 +7,7 @@ import io.autoresearch.probe.process.ProcessRunner;
 import io.autoresearch.probe.results.ResultsProblem;
 import io.autoresearch.probe.results.ResultsValidator;
 import io.autoresearch.probe.run.RunOutcome.CheckedResults;
+import io.autoresearch.probe.setup.AtomicFiles;
 import io.autoresearch.probe.setup.AttentionExtra;
 import io.autoresearch.probe.setup.Manifest;
 import io.autoresearch.probe.setup.ManifestStore;
@@ -17,6 +18,8 @@ import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.uv.Uv;
 import io.autoresearch.probe.uv.UvLocator;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -90,6 +93,7 @@ public final class RunService {
 
         Path resultsDir = codeDir.resolve("results").resolve("probe");
         ResultsSnapshot before = ResultsSnapshot.take(resultsDir);
+        Map<Path, byte[]> previousContent = readResultsFiles(resultsDir);
         Map<String, String> scriptEnvironment = scriptEnvironment(runId, request.online());
         for (int i = 0; i < scripts.size(); i++) {
             Path script = scripts.get(i);
@@ -119,6 +123,7 @@ public final class RunService {
         }
 
         List<CheckedResults> checked = validateChanged(codeDir, before, ResultsSnapshot.take(resultsDir));
+        restorePreviousResults(codeDir, runId, checked, previousContent);
         List<Path> missing = missingResults(resultsDir, probes, checked);
         if (!missing.isEmpty()) {
             // A script that exits 0 without writing its results file has still failed: the
@@ -213,6 +218,51 @@ public final class RunService {
             throw ProbeException.usage("could not resolve script " + absolute + ": " + e.getMessage());
         }
         return relative;
+    }
+
+    /** Reads the results files directly in {@code resultsDir}, so an invalid rewrite can be undone. */
+    private static Map<Path, byte[]> readResultsFiles(Path resultsDir) {
+        Map<Path, byte[]> content = new LinkedHashMap<>();
+        if (!Files.isDirectory(resultsDir)) {
+            return content;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(resultsDir, "*.json")) {
+            for (Path entry : entries) {
+                if (!entry.getFileName().toString().startsWith(".") && Files.isRegularFile(entry)) {
+                    content.put(entry, Files.readAllBytes(entry));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read the results files in " + resultsDir, e);
+        }
+        return content;
+    }
+
+    /**
+     * Puts back the earlier version of every results file this run replaced with an invalid one,
+     * so a failed run loses no earlier result. The rejected file is kept under
+     * {@code results/probe/rejected/<name>.<run id>.json} for inspection. Plots the script wrote
+     * are not restored.
+     */
+    private void restorePreviousResults(Path codeDir, String runId, List<CheckedResults> checked,
+            Map<Path, byte[]> previousContent) {
+        for (CheckedResults results : checked) {
+            byte[] previous = previousContent.get(results.file());
+            if (results.valid() || previous == null) {
+                continue;
+            }
+            String name = results.file().getFileName().toString();
+            Path rejected = results.file().resolveSibling("rejected")
+                    .resolve(name.substring(0, name.length() - ".json".length()) + "." + runId + ".json");
+            try {
+                AtomicFiles.write(rejected, Files.readAllBytes(results.file()));
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not keep the rejected results file " + results.file(), e);
+            }
+            AtomicFiles.write(results.file(), previous);
+            console.error("restored the previous " + codeDir.relativize(results.file()) + "; this run's invalid file"
+                    + " is kept as " + codeDir.relativize(rejected));
+        }
     }
 
     private List<CheckedResults> validateChanged(Path codeDir, ResultsSnapshot before, ResultsSnapshot after) {

@@ -10,10 +10,12 @@ import io.autoresearch.probe.uv.UvLocator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,6 +105,29 @@ class RunCommandTest {
 
         assertEquals(ExitCode.ENVIRONMENT.code(), run.exitCode(), run.err());
         assertTrue(run.err().contains("analysis/lens_a.py hit a file-system error"), run.err());
+    }
+
+    @Test
+    @Tag("uv")
+    void invalidRewriteRestoresPreviousResults() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a"));
+        FakeProject.writeScript(codeDir, "lens_a", FakeProject.resultsScript("lens_a", ""));
+        assertEquals(0, execute("fake-study").exitCode());
+        Path results = codeDir.resolve("results/probe/lens_a.json");
+        String valid = Files.readString(results);
+        FakeProject.writeScript(codeDir, "lens_a",
+                FakeProject.resultsScript("lens_a", "doc[\"status\"] = \"result\""));
+
+        CliRun run = execute("fake-study");
+
+        assertEquals(ExitCode.VALIDATION_FAILED.code(), run.exitCode(), run.err());
+        assertEquals(valid, Files.readString(results));
+        assertTrue(run.err().contains("restored the previous results/probe/lens_a.json"), run.err());
+        try (Stream<Path> rejected = Files.list(codeDir.resolve("results/probe/rejected"))) {
+            List<Path> files = rejected.toList();
+            assertEquals(1, files.size(), files.toString());
+            assertTrue(Files.readString(files.get(0)).contains("\"status\": \"result\""));
+        }
     }
 
     @Test
