@@ -55,8 +55,8 @@ from jaxtyping import Float
 from .cache import CacheSettings
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
-from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
-from .results import SCHEMA_VERSION, build_provenance, decide_status, write_bytes_atomic, write_json_atomic
+from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, decide_status, write_bytes_atomic, write_json_atomic
 from .stats import cohens_d, mean, noise_floor
 
 PRIMARY_METRIC = "induction_score"
@@ -569,17 +569,7 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
             layers, n_heads, means, intervals, control_means, top, seq_len, first_sequences
         ),
         "artifacts": [path.relative_to(root).as_posix() for path in (*pages, plot_path)],
-        "provenance": build_provenance(
-            script_path=config.script_path,
-            project_root=root,
-            run_id=log.run_id,
-            # The id as written in the script: a resolved path would pin this machine's folders.
-            model_id=config.model_id,
-            weights_sha256=fingerprint,
-            dtype=config.dtype,
-            device=str(model.cfg.device),
-            duration_s=time.perf_counter() - started,
-        ),
+        "provenance": probe_provenance(config, root, log, model, fingerprint, started),
     }
     return write_json_atomic(results_dir / f"{config.probe_id}.json", results)
 

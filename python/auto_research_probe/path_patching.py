@@ -82,8 +82,8 @@ from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
 from .pairs import PatchingPair, check_baselines_differ, check_clear_gap, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
-from .probe_run import check_run_settings, resolve_in_project, run_with_events, save_figure_atomic
-from .results import SCHEMA_VERSION, build_provenance, decide_status, write_json_atomic
+from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
+from .results import SCHEMA_VERSION, decide_status, write_json_atomic
 from .stats import bootstrap_ratio_ci, cohens_d, noise_floor, ratio_of_means
 
 PRIMARY_METRIC = "fraction_of_logit_diff_carried"
@@ -739,17 +739,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
             config, receiver_text, top_input, top, receiver_paths, logit_paths, clean, corrupted, control
         ),
         "artifacts": [plot_path.relative_to(root).as_posix()],
-        "provenance": build_provenance(
-            script_path=config.script_path,
-            project_root=root,
-            run_id=log.run_id,
-            # The id as written in the script: a resolved path would pin this machine's folders.
-            model_id=config.model_id,
-            weights_sha256=fingerprint,
-            dtype=config.dtype,
-            device=str(model.cfg.device),
-            duration_s=time.perf_counter() - started,
-        ),
+        "provenance": probe_provenance(config, root, log, model, fingerprint, started),
     }
     return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import EventLog, make_run_id
-from .results import validate_probe_id, write_bytes_atomic
+from .results import build_provenance, validate_probe_id, write_bytes_atomic
 
 
 def resolve_in_project(path: str | os.PathLike[str], project_root: Path) -> Path:
@@ -77,3 +77,21 @@ def save_figure_atomic(figure: Any, target: Path, dpi: int = 120) -> Path:
     finally:
         plt.close(figure)
     return write_bytes_atomic(target, buffer.getvalue())
+
+
+def probe_provenance(config: Any, root: Path, log: EventLog, model: Any, weights_sha256: str, started: float) -> dict[str, Any]:
+    """Build a results file's provenance from a probe config with `script_path`, `model_id` and `dtype`.
+
+    The model id is recorded as the script writes it: a resolved path would pin this
+    machine's folders.
+    """
+    return build_provenance(
+        script_path=config.script_path,
+        project_root=root,
+        run_id=log.run_id,
+        model_id=config.model_id,
+        weights_sha256=weights_sha256,
+        dtype=config.dtype,
+        device=str(model.cfg.device),
+        duration_s=time.perf_counter() - started,
+    )

@@ -170,7 +170,7 @@ def noise_floor(values_per_seed: Sequence[float] | np.ndarray) -> float:
     """Return the noise floor: the sample standard deviation of the per-seed values.
 
     An effect smaller than this is within what rerunning with another seed would give, so
-    it cannot be told apart from seed noise. This is a rule of thumb for reading results,
+    it cannot be distinguished from seed noise. This is a rule of thumb for reading results,
     not a significance test; the bootstrap intervals answer whether a mean differs from a
     value. It is the square root of `seed_variance`, and 0.0 with a single seed.
     """

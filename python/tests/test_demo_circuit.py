@@ -55,7 +55,7 @@ def test_top_induction_head_is_top_patched_head_of_its_layer(demo_model, demo_pa
 
     patched = head_out_sweep(demo_model, demo_pairs)
 
-    # Every layer-1 head sees only what layer 0 wrote, so the previous-token head upstream
+    # Every layer-1 head reads only what layer 0 wrote, so the previous-token head upstream
     # recovers nearly everything; the comparison is among the heads of the induction layer.
     row = patched[induction_layer]
     assert int(np.argmax(row)) == induction_head, (

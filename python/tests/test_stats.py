@@ -106,7 +106,7 @@ def test_seed_variance_and_noise_floor():
     assert seed_variance([1.0, 2.0, 3.0]) == pytest.approx(1.0)
     assert noise_floor([1.0, 2.0, 3.0]) == pytest.approx(1.0)
     assert noise_floor([2.0, 2.0, 2.0]) == 0.0
-    # One seed measures no spread; the docstring says to read it with the seed count.
+    # One seed measures no spread, so the docstring asks readers to check the seed count.
     assert seed_variance([5.0]) == 0.0
     assert noise_floor([5.0]) == 0.0
     with pytest.raises(ValueError, match="non-finite"):

@@ -24,7 +24,7 @@ public final class ScriptScopes {
      * Scope of the intervention templates, {@code <intervention>.py.mustache}. Each template uses
      * the variables it needs: the logit lens reads the prompts path, the patching templates the
      * pairs path, path patching the receiver and the attention pattern the span length. A
-     * variable an intervention does not read holds {@code None} or 0.
+     * variable an intervention does not read is {@code None} or 0.
      */
     public record InterventionScript(
             String slug,

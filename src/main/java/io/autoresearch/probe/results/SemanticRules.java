@@ -193,7 +193,7 @@ final class SemanticRules {
                     "status \"result\" needs at least " + RESULT_MIN_SEEDS + " seeds, but seeds has " + seeds.size()
                             + "; run more seeds or set status to \"exploratory\"");
         }
-        // The plugin's rule also asks a result for an effect size, a noise floor and a control.
+        // The plugin's rule also requires an effect size, a noise floor and a control for a result.
         for (String field : List.of("effect_size", "noise_floor")) {
             if (!document.hasNonNull(field)) {
                 report(JsonPaths.property(JsonPaths.ROOT, field), ResultsValidator.RULE_RESULT_EVIDENCE,

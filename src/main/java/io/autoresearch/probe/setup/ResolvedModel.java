@@ -15,7 +15,7 @@ import java.nio.file.Path;
  */
 public record ResolvedModel(String argument, Path localFolder, String hubId, Path configFile, Integer nLayers,
         Integer nHeads, Integer nCtx) {
-    /** A model whose config.json was not read, so its shape is unknown. */
+    /** Creates a model whose config.json was not read, so its shape is unknown. */
     public ResolvedModel(String argument, Path localFolder, String hubId, Path configFile, Integer nLayers) {
         this(argument, localFolder, hubId, configFile, nLayers, null, null);
     }
