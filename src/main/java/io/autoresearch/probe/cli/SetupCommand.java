@@ -1,5 +1,6 @@
 package io.autoresearch.probe.cli;
 
+import io.autoresearch.probe.setup.ProbeSettings;
 import io.autoresearch.probe.setup.SetupOptions;
 import io.autoresearch.probe.setup.SetupResult;
 import io.autoresearch.probe.support.Console;
@@ -32,8 +33,8 @@ final class SetupCommand implements Callable<Integer> {
     private String slug;
 
     @Option(names = "--intervention", required = true, paramLabel = "NAME",
-            description = "Intervention to scaffold: logit_lens, attention_pattern, activation_patching or"
-                    + " path_patching (probing and sae_feature_lookup are not implemented yet).")
+            description = "Intervention to scaffold: logit_lens, attention_pattern, activation_patching,"
+                    + " path_patching, probing or sae_feature_lookup.")
     private String intervention;
 
     @Option(names = "--model", paramLabel = "ID_OR_PATH", defaultValue = SetupOptions.DEFAULT_MODEL,
@@ -74,9 +75,64 @@ final class SetupCommand implements Callable<Integer> {
                     + " (default: " + SetupOptions.DEFAULT_SEQ_LEN + ").")
     private Integer seqLen;
 
+    @Option(names = "--method", paramLabel = "METHOD",
+            description = "activation_patching: exact (one patched run per site, the default) or attribution"
+                    + " (the gradient approximation: two forward passes and one backward pass; the results report its"
+                    + " rank correlation with exact patching on a sample).")
+    private String method;
+
+    @Option(names = "--labels", paramLabel = "FILE",
+            description = "probing and sae_feature_lookup: JSONL file, one {\"text\": ..., \"label\": ...} object per"
+                    + " line; a label is a string, an integer or a boolean, and sae_feature_lookup accepts lines without"
+                    + " one; copied to code/data/ (default: reuse code/data/labels.jsonl).")
+    private Path labels;
+
+    @Option(names = "--hook", paramLabel = "POINT",
+            description = "probing and sae_feature_lookup: the activation read at each chosen layer: resid_pre,"
+                    + " resid_mid, resid_post, attn_out or mlp_out; encoders such as BERT have resid_pre and"
+                    + " resid_post only (default: " + ProbeSettings.DEFAULT_HOOK + ").")
+    private String hook;
+
+    @Option(names = "--position", paramLabel = "POS",
+            description = "probing: the token position whose activation the classifier reads: last (the last"
+                    + " real token), first ([CLS] for BERT) or mean (over real tokens) (default: "
+                    + ProbeSettings.DEFAULT_POSITION + ").")
+    private String position;
+
+    @Option(names = "--folds", paramLabel = "K",
+            description = "probing: stratified cross-validation folds for the held-out accuracy (default: "
+                    + ProbeSettings.DEFAULT_FOLDS + ").")
+    private Integer folds;
+
+    @Option(names = "--sae", paramLabel = "FOLDER",
+            description = "sae_feature_lookup: an SAE saved by sae-lens (cfg.json and sae_weights.safetensors);"
+                    + " its d_in must equal the model width (default: train a small SAE on the activations).")
+    private Path sae;
+
+    @Option(names = "--sae-width", paramLabel = "N",
+            description = "sae_feature_lookup: the number of features of the SAE the probe trains (default: 4 x"
+                    + " the model width).")
+    private Integer saeWidth;
+
+    @Option(names = "--target-label", paramLabel = "LABEL",
+            description = "sae_feature_lookup: rank features by their association with this label of the labels"
+                    + " file (default: every label).")
+    private String targetLabel;
+
+    @Option(names = "--target-token", paramLabel = "TOKEN",
+            description = "sae_feature_lookup: rank features by how much more they fire on this token than on"
+                    + " others; it must be one token.")
+    private String targetToken;
+
+    @Option(names = "--top-k", paramLabel = "N",
+            description = "sae_feature_lookup: top-activating examples kept per feature (default: "
+                    + ProbeSettings.DEFAULT_TOP_K + ").")
+    private Integer topK;
+
     @Option(names = "--probe-id", paramLabel = "ID",
             description = "Probe id, the results file name (default: <intervention>_layers_<first>_to_<last>, or"
-                    + " path_patching_receiver_<head>).")
+                    + " path_patching_receiver_<head>, sae_feature_lookup_layer_<layer> or"
+                    + " activation_patching_attribution_layers_<first>_to_<last>).")
     private String probeId;
 
     @Option(names = "--n-examples", paramLabel = "N", defaultValue = "" + SetupOptions.DEFAULT_N_EXAMPLES,
@@ -113,7 +169,10 @@ final class SetupCommand implements Callable<Integer> {
         SetupOptions options = new SetupOptions(common.root(context), slug, intervention, model, layers,
                 prompts == null ? null : context.workingDirectory().resolve(prompts), probeId, nExamples, seeds,
                 dtype, hypothesis, init, force, !common.allowUvInstall(), allowDownload,
-                pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen);
+                pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
+                labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
+                sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
+                topK, method);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         console.result(result.script().toString());
         console.result(result.mainScript().toString());

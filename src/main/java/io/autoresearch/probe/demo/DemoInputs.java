@@ -19,14 +19,21 @@ public final class DemoInputs {
     public static final String PROMPTS_PATH = "data/prompts.jsonl";
     public static final String PAIRS_RESOURCE = "python/demo/pairs.jsonl";
     public static final String PAIRS_PATH = "data/pairs.jsonl";
+    public static final String LABELS_RESOURCE = "python/demo/labels.jsonl";
+    public static final String LABELS_PATH = "data/labels.jsonl";
+    /** The layer whose residual stream the demo's SAE reads: after block 1, where the induction heads write. */
+    public static final int SAE_LAYER = 1;
     /** The demo model has 2 blocks, so the lens layers are 0, 1 and 2 (the final residual stream). */
     public static final String PROBE_ID = "logit_lens_layers_0_to_2";
     public static final String ATTENTION_PROBE_ID = "attention_pattern_layers_0_to_1";
     public static final String PATCHING_PROBE_ID = "activation_patching_layers_0_to_1";
     public static final String PATH_PROBE_ID = "path_patching_receiver_auto";
+    public static final String PROBING_PROBE_ID = "probing_layers_0_to_1";
+    public static final String SAE_PROBE_ID = "sae_feature_lookup_layer_" + SAE_LAYER;
     /** The demo's interventions in run order. */
     public static final List<Intervention> INTERVENTIONS = List.of(Intervention.LOGIT_LENS,
-            Intervention.ATTENTION_PATTERN, Intervention.ACTIVATION_PATCHING, Intervention.PATH_PATCHING);
+            Intervention.ATTENTION_PATTERN, Intervention.ACTIVATION_PATCHING, Intervention.PATH_PATCHING,
+            Intervention.PROBING, Intervention.SAE_FEATURE_LOOKUP);
 
     public static final String RESEARCH_QUESTION = "RQ1: At which layer does the demo model's next-token"
             + " prediction on repeated spans form?";
@@ -44,6 +51,14 @@ public final class DemoInputs {
     public static final String PATH_HYPOTHESIS = "H4: The layer-0 previous-token head changes the layer-1"
             + " induction head's output through the induction head's keys (K-composition) much more than through"
             + " its queries or values.";
+    public static final String REPEAT_QUESTION = "RQ3: Where does the model represent whether the current word"
+            + " already occurred earlier in the sequence?";
+    public static final String PROBING_HYPOTHESIS = "H5: Whether the last word of a sequence already occurred"
+            + " earlier is linearly decodable from the residual stream after block 1 with a selectivity (held-out"
+            + " accuracy minus the permuted-label control) clearly above the selectivity after block 0.";
+    public static final String SAE_HYPOTHESIS = "H6: A small SAE trained on the residual stream after block 1"
+            + " has a feature whose activation on the last word separates sequences in which that word repeats"
+            + " from those in which it is new, well above the permuted-label control.";
     public static final String NULL_HYPOTHESIS = "H0: The mean rank of the correct next token on the repeated"
             + " half does not differ between the residual stream before layer 1 and the final residual stream.";
 
@@ -65,6 +80,7 @@ public final class DemoInputs {
                 "",
                 "- " + RESEARCH_QUESTION,
                 "- " + ATTENTION_QUESTION,
+                "- " + REPEAT_QUESTION,
                 "",
                 "## Hypotheses",
                 "",
@@ -72,6 +88,8 @@ public final class DemoInputs {
                 "- " + ATTENTION_HYPOTHESIS,
                 "- " + PATCHING_HYPOTHESIS,
                 "- " + PATH_HYPOTHESIS,
+                "- " + PROBING_HYPOTHESIS,
+                "- " + SAE_HYPOTHESIS,
                 "- " + NULL_HYPOTHESIS,
                 "");
     }
@@ -85,10 +103,16 @@ public final class DemoInputs {
     public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall) {
         Path prompts = intervention.input() == Intervention.Input.PROMPTS ? codeDir.resolve(PROMPTS_PATH) : null;
         Path pairs = intervention.input() == Intervention.Input.PAIRS ? codeDir.resolve(PAIRS_PATH) : null;
+        Path labels = intervention.input() == Intervention.Input.LABELS ? codeDir.resolve(LABELS_PATH) : null;
         return new SetupOptions(root, SLUG, intervention.id(), codeDir.resolve(MODEL_PATH).toString(),
-                SetupOptions.DEFAULT_LAYERS, prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
+                layers(intervention), prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
                 SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, false,
-                noInstall, false, pairs, null, null);
+                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null);
+    }
+
+    /** Returns the {@code --layers} value of the demo's probe of {@code intervention}. */
+    public static String layers(Intervention intervention) {
+        return intervention == Intervention.SAE_FEATURE_LOOKUP ? Integer.toString(SAE_LAYER) : SetupOptions.DEFAULT_LAYERS;
     }
 
     /** Returns the probe id setup gives the demo's probe of {@code intervention}. */
@@ -98,6 +122,8 @@ public final class DemoInputs {
             case ATTENTION_PATTERN -> ATTENTION_PROBE_ID;
             case ACTIVATION_PATCHING -> PATCHING_PROBE_ID;
             case PATH_PATCHING -> PATH_PROBE_ID;
+            case PROBING -> PROBING_PROBE_ID;
+            case SAE_FEATURE_LOOKUP -> SAE_PROBE_ID;
             default -> throw new IllegalArgumentException("the demo has no " + intervention.id() + " probe");
         };
     }
@@ -109,6 +135,8 @@ public final class DemoInputs {
             case ATTENTION_PATTERN -> ATTENTION_HYPOTHESIS;
             case ACTIVATION_PATCHING -> PATCHING_HYPOTHESIS;
             case PATH_PATCHING -> PATH_HYPOTHESIS;
+            case PROBING -> PROBING_HYPOTHESIS;
+            case SAE_FEATURE_LOOKUP -> SAE_HYPOTHESIS;
             default -> throw new IllegalArgumentException("the demo has no " + intervention.id() + " probe");
         };
     }

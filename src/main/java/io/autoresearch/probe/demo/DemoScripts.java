@@ -4,6 +4,7 @@ import io.autoresearch.probe.render.TemplateRenderer;
 import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.Manifest;
 import io.autoresearch.probe.setup.ProbeScripts;
+import io.autoresearch.probe.setup.ProbeSettings;
 import io.autoresearch.probe.setup.SetupOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -39,19 +40,21 @@ public final class DemoScripts {
         for (Intervention intervention : DemoInputs.INTERVENTIONS) {
             String script = ProbeScripts.scriptPath(intervention, date);
             boolean lens = intervention == Intervention.LOGIT_LENS;
-            List<Integer> layers = lens ? List.of(0, 1, 2) : List.of(0, 1);
+            boolean sae = intervention == Intervention.SAE_FEATURE_LOOKUP;
+            List<Integer> layers = lens ? List.of(0, 1, 2) : sae ? List.of(DemoInputs.SAE_LAYER) : List.of(0, 1);
             probes.add(new Manifest.ProbeEntry(DemoInputs.probeId(intervention), intervention.id(), script,
                     DemoInputs.MODEL_PATH, layers, created));
             String dataPath = switch (intervention.input()) {
                 case PROMPTS -> DemoInputs.PROMPTS_PATH;
                 case PAIRS -> DemoInputs.PAIRS_PATH;
+                case LABELS -> DemoInputs.LABELS_PATH;
                 case NONE -> null;
             };
             interventionScripts.put(fileName(script), scripts.interventionScript(new ProbeScripts.ScriptInputs(
                     intervention, DemoInputs.SLUG, DemoInputs.PACKAGE, toolVersion, date,
-                    DemoInputs.probeId(intervention), DemoInputs.MODEL_PATH, dataPath, null,
+                    DemoInputs.probeId(intervention), DemoInputs.MODEL_PATH, dataPath, sae ? layers : null,
                     SetupOptions.DEFAULT_N_EXAMPLES, DemoInputs.seeds(), SetupOptions.DEFAULT_DTYPE,
-                    DemoInputs.hypothesis(intervention), SetupOptions.DEFAULT_SEQ_LEN, SetupOptions.DEFAULT_RECEIVER)));
+                    DemoInputs.hypothesis(intervention), ProbeSettings.defaults())));
         }
         Map<String, String> files = new LinkedHashMap<>();
         files.put(fileName(ProbeScripts.mainScriptPath(DemoInputs.SLUG)), scripts.mainScript(

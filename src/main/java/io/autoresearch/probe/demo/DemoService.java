@@ -117,6 +117,7 @@ public final class DemoService {
                 .forEach((relative, content) -> files.put(DemoInputs.MODEL_PATH + "/" + relative, content));
         files.put(DemoInputs.PROMPTS_PATH, readResource(DemoInputs.PROMPTS_RESOURCE));
         files.put(DemoInputs.PAIRS_PATH, readResource(DemoInputs.PAIRS_RESOURCE));
+        files.put(DemoInputs.LABELS_PATH, readResource(DemoInputs.LABELS_RESOURCE));
         return files;
     }
 

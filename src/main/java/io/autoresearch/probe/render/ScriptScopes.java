@@ -23,8 +23,10 @@ public final class ScriptScopes {
     /**
      * Scope of the intervention templates, {@code <intervention>.py.mustache}. Each template uses
      * the variables it needs: the logit lens reads the prompts path, the patching templates the
-     * pairs path, path patching the receiver and the attention pattern the span length. A
-     * variable an intervention does not read is {@code None} or 0.
+     * pairs path, path patching the receiver, the attention pattern the span length, activation
+     * patching the method, probing and SAE feature lookup the labels path and the hook, probing
+     * the position and folds, SAE feature lookup the SAE, its width, the targets and top_k. A
+     * variable an intervention does not read is {@code None}, 0 or its default.
      */
     public record InterventionScript(
             String slug,
@@ -41,7 +43,17 @@ public final class ScriptScopes {
             String dtype_literal,
             String hypothesis_literal,
             int seq_len,
-            String receiver_literal) {
+            String receiver_literal,
+            String method_literal,
+            String labels_path_literal,
+            String hook_literal,
+            String position_literal,
+            int folds,
+            String sae_path_literal,
+            String sae_width_literal,
+            String target_label_literal,
+            String target_token_literal,
+            int top_k) {
         public String getPackage() {
             return _package;
         }

@@ -55,16 +55,24 @@ final class Methods {
                     List.of("Wang et al. (2023), \"Interpretability in the Wild: a Circuit for Indirect Object"
                             + " Identification in GPT-2 small\", ICLR 2023"));
             case "probing" -> new Method("Probing classifier",
-                    "A linear classifier is trained on one layer's activations to predict a property and scored"
-                            + " by held-out (cross-validated) accuracy, next to a control task with random labels"
-                            + " that shows how much a probe of that size can memorise.",
+                    "A logistic-regression classifier is trained on one layer's activations at one token position"
+                            + " to predict a label, and scored by stratified k-fold held-out accuracy, never by"
+                            + " its training accuracy. The same classifier is trained on the same activations with"
+                            + " the labels permuted, a control task that shows how much a probe of that size fits"
+                            + " without the property; selectivity is held-out accuracy minus control accuracy"
+                            + " (Hewitt & Liang 2019). High accuracy shows that the layer encodes the property"
+                            + " linearly, not that the model uses it.",
                     List.of("Alain & Bengio (2016), \"Understanding intermediate layers using linear classifier"
                             + " probes\"",
                             "Hewitt & Liang (2019), \"Designing and Interpreting Probes with Control Tasks\","
                                     + " EMNLP 2019"));
             case "sae_feature_lookup" -> new Method("SAE feature lookup",
-                    "A sparse autoencoder splits one layer's activations into sparse features; the probe lists"
-                            + " the features that fire and the examples that activate each one most.",
+                    "A sparse autoencoder, loaded from disk or trained on the layer's activations, splits each"
+                            + " token's activation into sparse features. The probe reports how well the SAE"
+                            + " reconstructs held-out activations (explained variance, mean L0, dead features),"
+                            + " how often each feature fires, the examples that activate each feature most, and the"
+                            + " features most associated with a label or token, against a permuted-label control."
+                            + " Features of a poorly reconstructing SAE describe the SAE more than the model.",
                     List.of("Bricken et al. (2023), \"Towards Monosemanticity: Decomposing Language Models With"
                             + " Dictionary Learning\", Transformer Circuits Thread",
                             "Cunningham et al. (2023), \"Sparse Autoencoders Find Highly Interpretable Features in"

@@ -10,8 +10,8 @@ public enum Intervention {
     ATTENTION_PATTERN("attention_pattern", true, Input.NONE),
     ACTIVATION_PATCHING("activation_patching", true, Input.PAIRS),
     PATH_PATCHING("path_patching", true, Input.PAIRS),
-    PROBING("probing", false, Input.NONE),
-    SAE_FEATURE_LOOKUP("sae_feature_lookup", false, Input.NONE);
+    PROBING("probing", true, Input.LABELS),
+    SAE_FEATURE_LOOKUP("sae_feature_lookup", true, Input.LABELS);
 
     /** The input file an intervention reads, which setup validates and copies into code/data/. */
     public enum Input {
@@ -19,6 +19,8 @@ public enum Intervention {
         PROMPTS,
         /** Clean/corrupted pairs JSONL, see {@link PairsFile}. */
         PAIRS,
+        /** Labelled texts JSONL, {@code {"text": ..., "label": ...}} per line, see {@link LabelsFile}. */
+        LABELS,
         /** No file: the script makes its own inputs. */
         NONE
     }

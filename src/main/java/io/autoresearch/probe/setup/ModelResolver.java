@@ -29,6 +29,7 @@ public final class ModelResolver {
     private static final List<String> LAYER_COUNT_KEYS = List.of("n_layer", "num_hidden_layers", "n_layers");
     private static final List<String> HEAD_COUNT_KEYS = List.of("n_head", "num_attention_heads", "n_heads");
     private static final List<String> CONTEXT_KEYS = List.of("n_ctx", "n_positions", "max_position_embeddings");
+    private static final List<String> WIDTH_KEYS = List.of("n_embd", "hidden_size", "d_model");
 
     private final Map<String, String> environment;
     private final Path userHome;
@@ -158,7 +159,8 @@ public final class ModelResolver {
     private static ResolvedModel withShape(String argument, Path localFolder, String hubId, Path config) {
         JsonNode root = readConfig(config);
         return new ResolvedModel(argument, localFolder, hubId, config, readLayerCount(config),
-                positiveInt(root, HEAD_COUNT_KEYS), positiveInt(root, CONTEXT_KEYS));
+                positiveInt(root, HEAD_COUNT_KEYS), positiveInt(root, CONTEXT_KEYS), positiveInt(root, WIDTH_KEYS),
+                root.path("model_type").isTextual() ? root.path("model_type").asText() : null);
     }
 
     /** Returns the first positive integer under one of {@code keys}, also inside {@code text_config}, or null. */

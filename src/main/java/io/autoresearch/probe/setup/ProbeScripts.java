@@ -32,10 +32,10 @@ public final class ProbeScripts {
      * The validated inputs of one intervention script.
      *
      * @param modelId the hub id, a path relative to code/ or an absolute path
-     * @param dataPath the prompts or pairs file relative to code/, or null when the intervention reads none
+     * @param dataPath the prompts, pairs or labels file relative to code/, or null when the intervention
+     *     reads none
      * @param layers the layers, or null for all
-     * @param seqLen the attention-pattern span length
-     * @param receiver the path-patching receiver, {@code auto} or such as {@code L1H0}
+     * @param settings the options that only some interventions read
      */
     public record ScriptInputs(
             Intervention intervention,
@@ -51,8 +51,7 @@ public final class ProbeScripts {
             List<Integer> seeds,
             String dtype,
             String hypothesis,
-            int seqLen,
-            String receiver) {
+            ProbeSettings settings) {
     }
 
     /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
@@ -91,6 +90,7 @@ public final class ProbeScripts {
     /** Renders {@code templates/<intervention>.py.mustache} for one probe. */
     public String interventionScript(ScriptInputs inputs) {
         Intervention.Input input = inputs.intervention().input();
+        ProbeSettings settings = inputs.settings();
         String dataLiteral = inputs.dataPath() == null ? "None" : PythonLiteral.of(inputs.dataPath());
         return renderer.render(inputs.intervention().id() + ".py.mustache", new ScriptScopes.InterventionScript(
                 inputs.slug(),
@@ -106,8 +106,22 @@ public final class ProbeScripts {
                 PythonLiteral.ofInts(inputs.seeds()),
                 PythonLiteral.of(inputs.dtype()),
                 PythonLiteral.of(inputs.hypothesis()),
-                inputs.seqLen(),
-                PythonLiteral.of(inputs.receiver())));
+                settings.seqLen(),
+                PythonLiteral.of(settings.receiver().toString()),
+                PythonLiteral.of(settings.method()),
+                input == Intervention.Input.LABELS ? dataLiteral : "None",
+                PythonLiteral.of(settings.hook()),
+                PythonLiteral.of(settings.position()),
+                settings.folds(),
+                optional(settings.saePath()),
+                settings.saeWidth() == null ? "None" : settings.saeWidth().toString(),
+                optional(settings.targetLabel()),
+                optional(settings.targetToken()),
+                settings.topK()));
+    }
+
+    private static String optional(String value) {
+        return value == null ? "None" : PythonLiteral.of(value);
     }
 
     /** Renders {@code analysis/<slug>.py}, which lists every probe of the project. */

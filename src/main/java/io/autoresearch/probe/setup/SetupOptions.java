@@ -26,6 +26,17 @@ import java.nio.file.Path;
  *     default, {@code auto}
  * @param seqLen the length of the random span that the attention-pattern sequences repeat; null for
  *     the default, 20
+ * @param labels the labelled-texts JSONL of probing and SAE feature lookup, or null to reuse
+ *     {@code code/data/labels.jsonl}
+ * @param hook the hook point of probing and SAE feature lookup, or null for {@code resid_post}
+ * @param position the token position probing reads, or null for {@code last}
+ * @param folds the cross-validation folds of probing, or null for 5
+ * @param sae an SAE folder in sae-lens's format for SAE feature lookup, or null to train one
+ * @param saeWidth the feature count of a trained SAE, or null for the runtime's default
+ * @param targetLabel the label SAE feature lookup ranks features by, or null
+ * @param targetToken the token SAE feature lookup ranks features by, or null
+ * @param topK the top-activating examples per SAE feature, or null for 10
+ * @param method the activation-patching method, or null for {@code exact}
  */
 public record SetupOptions(
         Path root,
@@ -45,7 +56,17 @@ public record SetupOptions(
         boolean allowDownload,
         Path pairs,
         String receiver,
-        Integer seqLen) {
+        Integer seqLen,
+        Path labels,
+        String hook,
+        String position,
+        Integer folds,
+        Path sae,
+        Integer saeWidth,
+        String targetLabel,
+        String targetToken,
+        Integer topK,
+        String method) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";

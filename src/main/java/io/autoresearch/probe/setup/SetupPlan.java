@@ -15,16 +15,16 @@ import java.util.List;
  * @param modelId the model as the script names it: a hub id, a path relative to code/ or an absolute path
  * @param lensLayers the layers recorded in the manifest, or null when unknown (hub model not cached)
  * @param scriptLayers the layers the script receives, or null for all
- * @param dataSource the input file to copy: prompts for the logit lens, pairs for patching, or null
- *     for the attention pattern, which makes its own sequences
+ * @param dataSource the input file to copy: prompts for the logit lens, pairs for patching, labelled
+ *     texts for probing and SAE feature lookup, or null for the attention pattern, which makes its own
+ *     sequences
  * @param dataPath the copy's path relative to code/, such as {@code data/prompts.jsonl}, or null
- * @param dataCount the number of prompts or pairs in the input file, or 0 without one
+ * @param dataCount the number of prompts, pairs or texts in the input file, or 0 without one
  * @param scriptPath the intervention script relative to code/; reused from the manifest for a known probe id
  * @param generatedOn the date written into the rendered scripts: the date in the script name
  * @param created the first-setup instant of this probe, kept across re-runs
  * @param manifest the manifest as read before this setup
- * @param receiver the path-patching receiver (auto for the other interventions)
- * @param seqLen the attention-pattern span length
+ * @param settings the options that only some interventions read, with their defaults
  */
 public record SetupPlan(
         Workspace workspace,
@@ -48,6 +48,5 @@ public record SetupPlan(
         Instant created,
         Manifest manifest,
         boolean force,
-        Receiver receiver,
-        int seqLen) {
+        ProbeSettings settings) {
 }

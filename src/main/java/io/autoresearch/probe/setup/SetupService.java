@@ -53,6 +53,11 @@ public final class SetupService {
             console.warn("the model folder " + plan.modelId() + " is outside code/, so the scripts refer to it by"
                     + " absolute path; copy it into code/models/ to keep the project portable");
         }
+        String saePath = plan.settings().saePath();
+        if (saePath != null && Path.of(saePath).isAbsolute()) {
+            console.warn("the SAE folder " + saePath + " is outside code/, so the script refers to it by absolute"
+                    + " path; copy it into code/ to keep the project portable");
+        }
         // Render before any write so that a template problem also leaves the workspace untouched.
         Map<String, byte[]> scriptFiles = renderScripts(plan);
         Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());
@@ -104,7 +109,7 @@ public final class SetupService {
         files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis(), plan.seqLen(), plan.receiver().toString()))));
+                plan.hypothesis(), plan.settings()))));
         List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.

@@ -30,6 +30,8 @@ public final class SetupValidator {
     public static final String DEFAULT_PROMPTS = "data/prompts.jsonl";
     /** The pairs file reused when {@code --pairs} is not given. */
     public static final String DEFAULT_PAIRS = "data/pairs.jsonl";
+    /** The labelled-texts file reused when {@code --labels} is not given. */
+    public static final String DEFAULT_LABELS = "data/labels.jsonl";
     /** The shortest attention-pattern span: the induction score needs a second copy of at least two tokens. */
     public static final int MIN_SEQ_LEN = 2;
 
@@ -63,26 +65,31 @@ public final class SetupValidator {
         List<Integer> scriptLayers = layerSpec.isAll() ? null : layerSpec.layers();
 
         checkOptionsApply(options, intervention);
+        checkModelKind(intervention, model);
         Path dataSource = switch (intervention.input()) {
             case PROMPTS -> inputSource(workspace, options.prompts(), DEFAULT_PROMPTS, "--prompts",
                     "a JSONL file with one {\"prompt\": ..., \"answer\": ...} object per line");
             case PAIRS -> inputSource(workspace, options.pairs(), DEFAULT_PAIRS, "--pairs",
                     "a JSONL file with one {\"clean\": ..., \"corrupted\": ..., \"answer\": ..., \"wrong_answer\": ...}"
                             + " object per line");
+            case LABELS -> inputSource(workspace, options.labels(), DEFAULT_LABELS, "--labels",
+                    "a JSONL file with one {\"text\": ..., \"label\": ...} object per line");
             case NONE -> null;
         };
+        ProbeSettings settings = settings(options, intervention, model, workspace, scriptLayers, lensLayers);
         int dataCount = switch (intervention.input()) {
             case PROMPTS -> PromptsFile.validate(dataSource);
             case PAIRS -> PairsFile.validate(dataSource);
+            case LABELS -> checkLabels(dataSource, intervention, settings);
             case NONE -> 0;
         };
         String dataPath = dataSource == null ? null : "data/" + dataSource.getFileName();
-        Receiver receiver = Receiver.parse(options.receiver() == null ? SetupOptions.DEFAULT_RECEIVER : options.receiver())
-                .checkAgainst(model.nLayers(), model.nHeads(), model.displayName());
-        int seqLen = checkSeqLen(options.seqLen() == null ? SetupOptions.DEFAULT_SEQ_LEN : options.seqLen(), model);
+        Receiver receiver = settings.receiver();
 
         checkPathLayers(intervention, receiver, scriptLayers);
-        String probeId = probeId(options.probeId(), intervention, lensLayers, receiver);
+        String probeId = probeId(options.probeId(), intervention,
+                intervention == Intervention.SAE_FEATURE_LOOKUP && scriptLayers != null ? scriptLayers : lensLayers,
+                settings);
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
@@ -106,7 +113,7 @@ public final class SetupValidator {
         return new SetupPlan(workspace, intervention, needsInit, packageName, model,
                 modelIdForScript(workspace, model), lensLayers, scriptLayers, dataSource, dataPath,
                 dataCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
-                manifest, options.force(), receiver, seqLen);
+                manifest, options.force(), settings);
     }
 
     /**
@@ -159,6 +166,126 @@ public final class SetupValidator {
             throw ProbeException.usage("--seq-len applies to attention_pattern only, not to " + intervention.id()
                     + "; remove it");
         }
+        boolean readsLabels = intervention.input() == Intervention.Input.LABELS;
+        requireOnly(options.labels() != null, readsLabels, "--labels", "probing and sae_feature_lookup", intervention);
+        requireOnly(options.hook() != null, readsLabels, "--hook", "probing and sae_feature_lookup", intervention);
+        boolean probing = intervention == Intervention.PROBING;
+        requireOnly(options.position() != null, probing, "--position", "probing", intervention);
+        requireOnly(options.folds() != null, probing, "--folds", "probing", intervention);
+        boolean sae = intervention == Intervention.SAE_FEATURE_LOOKUP;
+        requireOnly(options.sae() != null, sae, "--sae", "sae_feature_lookup", intervention);
+        requireOnly(options.saeWidth() != null, sae, "--sae-width", "sae_feature_lookup", intervention);
+        requireOnly(options.targetLabel() != null, sae, "--target-label", "sae_feature_lookup", intervention);
+        requireOnly(options.targetToken() != null, sae, "--target-token", "sae_feature_lookup", intervention);
+        requireOnly(options.topK() != null, sae, "--top-k", "sae_feature_lookup", intervention);
+        requireOnly(options.method() != null, intervention == Intervention.ACTIVATION_PATCHING, "--method",
+                "activation_patching", intervention);
+        if (options.sae() != null && options.saeWidth() != null) {
+            throw ProbeException.usage("--sae-width sets the size of an SAE that the probe trains, and --sae loads"
+                    + " one from disk; pass one of them");
+        }
+    }
+
+    private static void requireOnly(boolean given, boolean applies, String option, String owners,
+            Intervention intervention) {
+        if (given && !applies) {
+            throw ProbeException.usage(option + " applies to " + owners + " only, not to " + intervention.id()
+                    + "; remove it");
+        }
+    }
+
+    /** Rejects a bidirectional encoder for the interventions that need TransformerLens's causal models. */
+    private static void checkModelKind(Intervention intervention, ResolvedModel model) {
+        if (model.isEncoder() && intervention != Intervention.PROBING) {
+            throw ProbeException.usage("model '" + model.displayName() + "' is a " + model.modelType() + " encoder,"
+                    + " which TransformerLens cannot load; " + intervention.id() + " needs a causal language model"
+                    + " such as GPT-2, and only probing runs on encoders");
+        }
+    }
+
+    /** Checks and collects the options that only some interventions read, with their defaults. */
+    private static ProbeSettings settings(SetupOptions options, Intervention intervention, ResolvedModel model,
+            Workspace workspace, List<Integer> scriptLayers, List<Integer> lensLayers) {
+        Receiver receiver = Receiver.parse(options.receiver() == null ? SetupOptions.DEFAULT_RECEIVER : options.receiver())
+                .checkAgainst(model.nLayers(), model.nHeads(), model.displayName());
+        int seqLen = checkSeqLen(options.seqLen() == null ? SetupOptions.DEFAULT_SEQ_LEN : options.seqLen(), model);
+        String hook = oneOf("--hook", options.hook(), ProbeSettings.HOOKS, ProbeSettings.DEFAULT_HOOK);
+        if (model.isEncoder() && !ProbeSettings.ENCODER_HOOKS.contains(hook)) {
+            throw ProbeException.usage("invalid --hook '" + hook + "' for the " + model.modelType() + " encoder '"
+                    + model.displayName() + "': an encoder exposes its residual stream only; use "
+                    + String.join(" or ", ProbeSettings.ENCODER_HOOKS));
+        }
+        String position = oneOf("--position", options.position(), ProbeSettings.POSITIONS,
+                ProbeSettings.DEFAULT_POSITION);
+        int folds = options.folds() == null ? ProbeSettings.DEFAULT_FOLDS : options.folds();
+        if (folds < 2 || folds > ProbeSettings.MAX_FOLDS) {
+            throw ProbeException.usage("invalid --folds " + folds + ": held-out accuracy needs 2 to "
+                    + ProbeSettings.MAX_FOLDS + " folds (5 is usual)");
+        }
+        int topK = options.topK() == null ? ProbeSettings.DEFAULT_TOP_K : options.topK();
+        if (topK < 1 || topK > ProbeSettings.MAX_TOP_K) {
+            throw ProbeException.usage("invalid --top-k " + topK + ": keep 1 to " + ProbeSettings.MAX_TOP_K
+                    + " examples per feature");
+        }
+        if (options.saeWidth() != null && options.saeWidth() < 1) {
+            throw ProbeException.usage("invalid --sae-width " + options.saeWidth() + ": an SAE needs at least one"
+                    + " feature (a few times the model width is usual)");
+        }
+        checkText("--target-label", options.targetLabel());
+        checkText("--target-token", options.targetToken());
+        if (options.targetToken() != null && options.targetToken().isEmpty()) {
+            throw ProbeException.usage("empty --target-token: name the token whose features to rank");
+        }
+        String method = oneOf("--method", options.method(), ProbeSettings.METHODS, ProbeSettings.DEFAULT_METHOD);
+        String saePath = null;
+        if (intervention == Intervention.SAE_FEATURE_LOOKUP) {
+            checkSingleLayer(scriptLayers, lensLayers, model);
+            if (options.sae() != null) {
+                saePath = SaeFolder.check(options.sae(), model, hook).scriptPath(workspace);
+            }
+        }
+        return new ProbeSettings(receiver, seqLen, hook, position, folds, saePath, options.saeWidth(),
+                options.targetLabel(), options.targetToken(), topK, method);
+    }
+
+    private static String oneOf(String option, String value, List<String> allowed, String fallback) {
+        if (value == null) {
+            return fallback;
+        }
+        if (!allowed.contains(value)) {
+            throw ProbeException.usage("invalid " + option + " '" + value + "'; use one of " + String.join(", ", allowed));
+        }
+        return value;
+    }
+
+    /** SAE feature lookup reads one layer, so {@code --layers} must name exactly one. */
+    private static void checkSingleLayer(List<Integer> scriptLayers, List<Integer> lensLayers, ResolvedModel model) {
+        List<Integer> chosen = scriptLayers != null ? scriptLayers : lensLayers;
+        if (chosen == null || chosen.size() != 1) {
+            String count = chosen == null ? "all layers" : chosen.size() + " layers";
+            throw ProbeException.usage("sae_feature_lookup reads one layer, but --layers selects " + count + " of '"
+                    + model.displayName() + "'; pass one layer such as --layers "
+                    + (model.nLayers() == null ? 0 : model.nLayers() / 2));
+        }
+    }
+
+    /**
+     * Validates the labelled texts and returns their count. Probing needs a label on every line and
+     * enough texts per class for its folds; a target label must occur in the file.
+     */
+    private static int checkLabels(Path file, Intervention intervention, ProbeSettings settings) {
+        boolean probing = intervention == Intervention.PROBING;
+        LabelsFile.Summary summary = LabelsFile.validate(file, probing);
+        if (probing) {
+            LabelsFile.checkFolds(file, summary, settings.folds());
+        }
+        String target = settings.targetLabel();
+        if (target != null && !summary.classCounts().containsKey(target)) {
+            throw ProbeException.usage("--target-label '" + target + "' does not occur in " + file
+                    + (summary.classCounts().isEmpty() ? ", which has no labels; add labels or use --target-token"
+                            : "; its labels are " + String.join(", ", summary.classCounts().keySet())));
+        }
+        return summary.texts();
     }
 
     /** Returns the given input file, or the copy a previous setup left in code/data/. */
@@ -209,14 +336,19 @@ public final class SetupValidator {
     }
 
     private static String probeId(String requested, Intervention intervention, List<Integer> layers,
-            Receiver receiver) {
+            ProbeSettings settings) {
         String probeId = requested;
         if (probeId == null && intervention == Intervention.PATH_PATCHING) {
-            probeId = intervention.id() + "_receiver_" + receiver.idPart();
+            probeId = intervention.id() + "_receiver_" + settings.receiver().idPart();
+        } else if (probeId == null && intervention == Intervention.SAE_FEATURE_LOOKUP) {
+            probeId = intervention.id() + "_layer_" + layers.get(0);
         } else if (probeId == null) {
+            // An attribution-patching probe gets its own id, so it never replaces the exact sweep's results.
+            String stem = intervention == Intervention.ACTIVATION_PATCHING && settings.method().equals("attribution")
+                    ? intervention.id() + "_attribution" : intervention.id();
             probeId = layers == null || layers.isEmpty()
-                    ? intervention.id() + "_layers_all"
-                    : intervention.id() + "_layers_" + layers.get(0) + "_to_" + layers.get(layers.size() - 1);
+                    ? stem + "_layers_all"
+                    : stem + "_layers_" + layers.get(0) + "_to_" + layers.get(layers.size() - 1);
         }
         if (probeId.equals("index")) {
             throw ProbeException.usage("invalid --probe-id 'index': results/probe/index.json is the collation that"

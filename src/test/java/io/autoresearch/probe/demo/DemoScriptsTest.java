@@ -37,6 +37,7 @@ class DemoScriptsTest {
         Fixtures.modelFolder(code.resolve(DemoInputs.MODEL_PATH), 2);
         Fixtures.promptsFile(code.resolve(DemoInputs.PROMPTS_PATH));
         Fixtures.pairsFile(code.resolve(DemoInputs.PAIRS_PATH));
+        Fixtures.labelsFile(code.resolve(DemoInputs.LABELS_PATH), 5);
         // As in the demo, the plan exists before setup, so the hypothesis script states its H1.
         Files.writeString(code.resolveSibling("04_EXPERIMENT_PLAN.md"), DemoInputs.experimentPlan());
         Clock clock = Clock.fixed(Instant.parse("2026-12-04T10:00:00Z"), ZoneOffset.UTC);
@@ -53,7 +54,8 @@ class DemoScriptsTest {
         Map<String, String> rendered = new DemoScripts(new TemplateRenderer()).render(LocalDate.of(2026, 12, 4), version);
 
         assertEquals(List.of("induction-demo.py", "logit_lens_20261204.py", "attention_pattern_20261204.py",
-                "activation_patching_20261204.py", "path_patching_20261204.py"), List.copyOf(rendered.keySet()));
+                "activation_patching_20261204.py", "path_patching_20261204.py", "probing_20261204.py",
+                "sae_feature_lookup_20261204.py"), List.copyOf(rendered.keySet()));
         for (Map.Entry<String, String> script : rendered.entrySet()) {
             assertEquals(Files.readString(code.resolve("analysis").resolve(script.getKey())), script.getValue(),
                     script.getKey());
@@ -90,7 +92,8 @@ class DemoScriptsTest {
         assertEquals(List.of(root.resolve("analysis/induction-demo.py"), root.resolve("analysis/logit_lens_20260102.py"),
                 root.resolve("analysis/attention_pattern_20260102.py"),
                 root.resolve("analysis/activation_patching_20260102.py"),
-                root.resolve("analysis/path_patching_20260102.py")), written);
+                root.resolve("analysis/path_patching_20260102.py"), root.resolve("analysis/probing_20260102.py"),
+                root.resolve("analysis/sae_feature_lookup_20260102.py")), written);
         assertTrue(Files.readString(written.get(1)).contains("on 2026-01-02"));
     }
 

@@ -34,6 +34,18 @@ public final class Fixtures {
         return file;
     }
 
+    /** Writes a valid labels file with {@code perClass} texts of each of the labels 0 and 1. */
+    public static Path labelsFile(Path file, int perClass) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < perClass; i++) {
+            lines.append("{\"text\": \"a b c a\", \"label\": 1, \"note\": \"").append(i).append("\"}\n");
+            lines.append("{\"text\": \"a b c d\", \"label\": 0}\n");
+        }
+        Files.writeString(file, lines.toString());
+        return file;
+    }
+
     /** Writes a valid prompts file with three prompts. */
     public static Path promptsFile(Path file) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
