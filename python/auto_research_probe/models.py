@@ -271,3 +271,126 @@ def tokenize_prompt(model: Any, text: str) -> list[int]:
 def tokenize_continuation(model: Any, text: str) -> list[int]:
     """Tokenize `text` as a continuation: no special tokens and no BOS."""
     return list(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+# ---------------------------------------------------------------------------------------
+# Encoders (BERT family): TransformerLens 3.5 cannot load them, so they run in Hugging Face.
+
+ENCODER_MODEL_TYPES = ("bert",)
+
+
+def encoder_config(model_id: str) -> dict[str, Any] | None:
+    """Return the config.json of a BERT-type encoder, or None when `model_id` is not one.
+
+    Reads `<folder>/config.json` for a local folder, or the copy in the local Hugging
+    Face cache for a hub id, so nothing is downloaded. A model counts as an encoder when
+    its `model_type` is in `ENCODER_MODEL_TYPES` or its first architecture starts
+    with "Bert" (BertModel, BertForMaskedLM, ...).
+    """
+    import json
+
+    path: str | None = None
+    if _is_local_model_folder(model_id):
+        candidate = Path(model_id) / "config.json"
+        path = str(candidate) if candidate.is_file() else None
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model_id, "config.json")
+            path = cached if isinstance(cached, str) else None
+        except (ImportError, ValueError):
+            path = None
+    if path is None:
+        return None
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    architectures = config.get("architectures") or []
+    first = str(architectures[0]) if architectures else ""
+    if config.get("model_type") in ENCODER_MODEL_TYPES or first.startswith("Bert"):
+        return config
+    return None
+
+
+def is_encoder_model(model_id: str) -> bool:
+    """Return whether `model_id` names a BERT-type encoder that `load_encoder` should load."""
+    return encoder_config(model_id) is not None
+
+
+class EncoderConfig:
+    """The few `cfg` fields of a HookedTransformer that probes read, for an encoder.
+
+    `n_layers` is the number of transformer blocks, `d_model` the hidden width, `n_ctx`
+    the longest input in tokens (special tokens included) and `device` where the
+    weights are.
+    """
+
+    def __init__(self, *, n_layers: int, d_model: int, n_ctx: int, device: str, dtype: torch.dtype, model_type: str, model_name: str) -> None:
+        self.n_layers = n_layers
+        self.d_model = d_model
+        self.n_ctx = n_ctx
+        self.device = device
+        self.dtype = dtype
+        self.model_type = model_type
+        self.model_name = model_name
+
+    def __repr__(self) -> str:
+        return (
+            f"EncoderConfig(model_type={self.model_type!r}, n_layers={self.n_layers}, d_model={self.d_model}, "
+            f"n_ctx={self.n_ctx}, device={self.device!r}, dtype={self.dtype})"
+        )
+
+
+class EncoderModel:
+    """A Hugging Face encoder (`model`, in eval mode, gradients off), its tokenizer and a `cfg`.
+
+    With `output_hidden_states=True` the model returns n_layers + 1 hidden states:
+    `hidden_states[L]` is the residual stream entering block L (resid_pre; L = 0 is the
+    embedding output) and `hidden_states[L + 1]` the stream leaving it (resid_post).
+    BERT normalises after each sublayer (post-LN), so both are layer-normalised.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: EncoderConfig) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+
+
+def load_encoder(model_id: str, dtype: str = "float32", device: str | None = None) -> EncoderModel:
+    """Load a BERT-type encoder and its tokenizer with `local_files_only=True`, in eval mode with gradients off.
+
+    `model_id` is a local Hugging Face folder (or a hub id already in the local cache).
+    Raises ValueError when it is not a BERT-type encoder or has no config.json.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    config = encoder_config(model_id)
+    if config is None:
+        if _is_local_model_folder(model_id):
+            _check_local_folder(Path(model_id))
+        raise ValueError(
+            f"model {model_id!r} is not a BERT-type encoder that can be loaded offline "
+            f"(model_type must be one of {', '.join(ENCODER_MODEL_TYPES)}); use load_hooked_model for decoders"
+        )
+    torch_dtype = parse_dtype(dtype)
+    device = device or default_device()
+    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True)
+    model = AutoModel.from_pretrained(model_id, local_files_only=True, dtype=torch_dtype)
+    model.to(device)
+    model.eval()
+    model.requires_grad_(False)
+    hf_config = model.config
+    cfg = EncoderConfig(
+        n_layers=int(hf_config.num_hidden_layers),
+        d_model=int(hf_config.hidden_size),
+        n_ctx=int(getattr(hf_config, "max_position_embeddings", 512)),
+        device=str(next(model.parameters()).device),
+        dtype=torch_dtype,
+        model_type=str(getattr(hf_config, "model_type", "")),
+        model_name=Path(model_id).name if _is_local_model_folder(model_id) else model_id,
+    )
+    return EncoderModel(model, tokenizer, cfg)

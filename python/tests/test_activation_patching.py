@@ -100,10 +100,13 @@ def tl_reference(model, pairs):
 
 
 def test_sweeps_equal_transformer_lens_patching(hooked_model, tiny_pairs):
+    # The reference loop (one forward pass per patch). The fast engine, the default, is
+    # checked in test_fast_patching.py on pairs with a wider clean-corrupted gap: here the
+    # gap is 0.2% of the logits, so rounding alone moves the normalised values by ~1e-5.
     reference = tl_reference(hooked_model, tiny_pairs)
     clean, corrupted = baseline_logit_diffs(hooked_model, tiny_pairs, batch_size=4)
     # Sub-batches of 4 (6 pairs) so batching across sub-batches is covered too.
-    patched = patched_logit_diffs(hooked_model, tiny_pairs, activation_patching.SITES, batch_size=4)
+    patched = patched_logit_diffs(hooked_model, tiny_pairs, activation_patching.SITES, batch_size=4, engine="reference")
     for site, expected in reference.items():
         ours = normalise(patched[site], clean, corrupted)
         assert ours.shape == tuple(expected.shape), site
@@ -115,9 +118,10 @@ def test_sweeps_equal_transformer_lens_patching(hooked_model, tiny_pairs):
 def test_sweeps_equal_transformer_lens_on_demo_model(demo_model, demo_pairs):
     pairs = demo_pairs[:12]
     reference = tl_reference(demo_model, pairs)
-    for site in ("head_out", "resid_pre"):
-        ours = normalised_sweep(demo_model, pairs, site, batch_size=5)
-        assert np.abs(ours - reference[site].cpu().double().numpy()).max() <= 1e-5, site
+    for engine in ("fast", "reference"):
+        for site in ("head_out", "resid_pre"):
+            ours = normalised_sweep(demo_model, pairs, site, batch_size=5, engine=engine)
+            assert np.abs(ours - reference[site].cpu().double().numpy()).max() <= 1e-5, (engine, site)
 
 
 def test_head_sweep_finds_demo_circuit(demo_model, demo_pairs):
@@ -327,7 +331,7 @@ def test_equal_baselines_fail_before_the_sweeps(tmp_path, monkeypatch):
 TEMPLATE = REPO_ROOT / "templates" / "activation_patching.py.mustache"
 TEMPLATE_VARIABLES = {
     "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal", "n_examples",
-    "seeds_literal", "dtype_literal", "hypothesis_literal", "layers_literal", "pairs_path_literal",
+    "seeds_literal", "dtype_literal", "hypothesis_literal", "layers_literal", "pairs_path_literal", "method_literal",
 }
 
 
@@ -368,6 +372,7 @@ def test_template_renders_and_runs(tmp_path, monkeypatch):
                 "seeds_literal": "[0, 1, 2]",
                 "dtype_literal": repr("float32"),
                 "hypothesis_literal": repr(hypothesis),
+                "method_literal": repr("attribution"),
             },
         ),
         encoding="utf-8",
@@ -387,3 +392,5 @@ def test_template_renders_and_runs(tmp_path, monkeypatch):
     assert results["layers"] == [0, 1]
     assert results["provenance"]["script"] == "analysis/activation_patching_20261204.py"
     assert results["artifacts"] == ["results/probe/patching_demo.png"]
+    assert results["method"] == "attribution"
+    assert -1.0 <= results["attribution_check"]["spearman"] <= 1.0

@@ -100,7 +100,7 @@ def test_templates_user_text_only_in_literals():
     for template in TEMPLATES.glob("*.py.mustache"):
         tags = set(re.findall(r"\{\{([#/]?\w+)\}\}", template.read_text()))
         raw = {tag for tag in tags if not tag.endswith("_literal") and not tag.startswith(("#", "/"))}
-        assert raw <= {"slug", "package", "tool_version", "generated_on", "n_examples", "seq_len"}, template.name
+        assert raw <= {"slug", "package", "tool_version", "generated_on", "n_examples", "seq_len", "top_k", "folds"}, template.name
 
 
 @pytest.mark.integration
@@ -153,3 +153,57 @@ def test_generated_script_exits_2_on_invalid_input(tmp_path, tiny_model_dir):
     assert "has 1 token(s) after BOS; without an answer it needs at least 2 tokens" in completed.stderr
     assert "Traceback" not in completed.stderr
     assert not (code / "results" / "probe" / "logit_lens_tiny.json").exists()
+
+
+@pytest.mark.parametrize(
+    "optional",
+    [
+        {"sae_path_literal": "None", "sae_width_literal": "None", "target_label_literal": "None", "target_token_literal": "None"},
+        {
+            "sae_path_literal": repr("saes/layer 1 \"resid\""),
+            "sae_width_literal": "256",
+            "target_label_literal": repr("it's \"true\""),
+            "target_token_literal": repr(" cat"),
+        },
+    ],
+)
+def test_sae_feature_lookup_template_renders_and_compiles(tmp_path, optional):
+    values = {
+        **COMMON,
+        "probe_id_literal": repr("sae_feature_lookup_layer_1"),
+        "model_id_literal": repr("models/tiny"),
+        "labels_path_literal": repr("data/labels.jsonl"),
+        "layers_literal": "[1]",
+        "n_examples": 64,
+        "seeds_literal": "[0, 1, 2]",
+        "dtype_literal": repr("float32"),
+        "hypothesis_literal": repr(HOSTILE_HYPOTHESIS),
+        "hook_literal": repr("resid_post"),
+        "top_k": 10,
+        **optional,
+    }
+    script = tmp_path / "sae_feature_lookup_20261204.py"
+    script.write_text(render((TEMPLATES / "sae_feature_lookup.py.mustache").read_text(), values), encoding="utf-8")
+    py_compile.compile(str(script), doraise=True)
+
+
+@pytest.mark.parametrize("method", ["exact", "attribution"])
+def test_activation_patching_template_passes_the_method(tmp_path, method):
+    values = {
+        **COMMON,
+        "probe_id_literal": repr("activation_patching_layers_0_to_1"),
+        "model_id_literal": repr("models/tiny"),
+        "pairs_path_literal": repr("data/pairs.jsonl"),
+        "layers_literal": "None",
+        "n_examples": 64,
+        "seeds_literal": "[0, 1, 2]",
+        "dtype_literal": repr("float32"),
+        "hypothesis_literal": repr(HOSTILE_HYPOTHESIS),
+        "method_literal": repr(method),
+    }
+    text = render((TEMPLATES / "activation_patching.py.mustache").read_text(), values)
+    assert f"METHOD = {method!r}\n" in text
+    assert "method=METHOD," in text
+    script = tmp_path / "activation_patching_20261204.py"
+    script.write_text(text, encoding="utf-8")
+    py_compile.compile(str(script), doraise=True)
