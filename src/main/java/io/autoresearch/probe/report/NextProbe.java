@@ -19,6 +19,10 @@ import java.util.regex.Pattern;
  *   <li>path patching: rerun with MLPs frozen to isolate the direct edge, or read the attention
  *       patterns of the two heads once the edge is direct; with no clear path, pick a receiver by
  *       activation patching.
+ *   <li>probing: look up the SAE features of the most selective layer that carry the label, or read
+ *       another token position when no layer clears its control;
+ *   <li>SAE feature lookup: train a wider SAE when the reconstruction is poor, else activation-patch
+ *       the layer whose feature tracks the label.
  * </ul>
  */
 final class NextProbe {
@@ -54,6 +58,8 @@ final class NextProbe {
             case "attention_pattern" -> next.afterAttentionPattern();
             case "activation_patching" -> next.afterActivationPatching();
             case "path_patching" -> next.afterPathPatching();
+            case "probing" -> next.afterProbing();
+            case "sae_feature_lookup" -> next.afterSaeLookup();
             default -> next.patchTopLayer();
         };
     }
@@ -217,6 +223,88 @@ final class NextProbe {
         Matcher matcher = PATH.matcher(best.name());
         matcher.matches();
         return new PathEstimate(matcher.group(1), matcher.group(2), matcher.group(4), best.value(), best.interval());
+    }
+
+    /** Below this explained variance an SAE's features describe the SAE more than the model. */
+    static final double POOR_EXPLAINED_VARIANCE = 0.7;
+
+    private Suggestion afterProbing() {
+        JsonNode document = results.document();
+        List<Integer> layers = results.layers();
+        List<Double> values = results.perLayer().values();
+        List<double[]> intervals = results.perLayer().intervals();
+        int best = -1;
+        for (int i = 0; i < values.size() && i < layers.size(); i++) {
+            if (best < 0 || values.get(i) > values.get(best)) {
+                best = i;
+            }
+        }
+        String position = document.path("position").asText("last");
+        String hook = document.path("hook").asText("resid_post");
+        String labels = labelsOption(document);
+        boolean clears = best >= 0 && best < intervals.size() && intervals.get(best) != null
+                && intervals.get(best)[0] > 0;
+        if (!clears) {
+            String other = position.equals("mean") ? "last" : "mean";
+            return new Suggestion("No layer's selectivity clears zero" + (best < 0 ? "" : " (best: layer "
+                    + layers.get(best) + ", " + Format.estimate(values.get(best), intervalAt(intervals, best)) + ")")
+                    + ", so this probe finds no linear trace of the label at the " + position + " position. Probe the "
+                    + other + " position, or add texts: the interval narrows with more examples per seed.",
+                    setup("probing", "--hook " + hook + " --position " + other + labels));
+        }
+        int layer = layers.get(best);
+        String estimate = Format.estimate(values.get(best), intervalAt(intervals, best));
+        if ("encoder".equals(document.path("model_kind").asText())) {
+            return new Suggestion("Layer " + layer + " is the most selective (" + estimate + "). A probe shows that"
+                    + " the label is decodable, not that the model uses it; the causal interventions here need a"
+                    + " causal language model, so test the direction with an ablation in your own code.", null);
+        }
+        return new Suggestion("Layer " + layer + " is the most selective (" + estimate + "). A probe shows that the"
+                + " label is decodable there, not which features carry it or whether the model uses it. Train an SAE"
+                + " on that layer and rank its features by the label.",
+                setup("sae_feature_lookup", "--layers " + layer + " --hook " + hook + labels));
+    }
+
+    private Suggestion afterSaeLookup() {
+        JsonNode document = results.document();
+        JsonNode reconstruction = document.path("reconstruction");
+        Double explained = ProbeResults.number(reconstruction.get("explained_variance"));
+        int layer = results.layers().isEmpty() ? 0 : results.layers().get(0);
+        int width = document.path("sae").path("d_sae").asInt(0);
+        boolean trained = "trained".equals(document.path("sae").path("source").asText());
+        String labels = labelsOption(document);
+        if (explained != null && explained < POOR_EXPLAINED_VARIANCE) {
+            return new Suggestion("The SAE explains only " + Format.number(explained) + " of the variance of held-out"
+                    + " activations, so its features describe the SAE more than the model. "
+                    + (trained ? "Train a wider SAE" : "Train an SAE on this layer") + " and compare.",
+                    setup("sae_feature_lookup", "--layers " + layer + labels
+                            + (width > 0 ? " --sae-width " + 2 * width : "")));
+        }
+        JsonNode top = document.path("top_feature");
+        if (!top.isObject()) {
+            return new Suggestion("No label or token was ranked, so the features are listed but none is tied to the"
+                    + " question. Rerun with the label that the hypothesis is about.",
+                    setup("sae_feature_lookup", "--layers " + layer + labels + " --target-label LABEL"));
+        }
+        return new Suggestion("Feature " + top.path("feature").asInt() + " tracks " + top.path("target").asText()
+                + " (AUROC " + Format.estimate(top.path("auroc").asDouble(), ProbeResults.interval(top.get("ci_95")))
+                + ", permuted-label control " + Format.number(results.shuffledControlMean()) + "). A feature that"
+                + " tracks the label need not cause the behaviour: activation-patch the components of blocks 0 to "
+                + layer + " on pairs that differ in the label." + pairsHint(),
+                setup("activation_patching", "--layers " + range(0, layer) + pairsOption()));
+    }
+
+    /** Returns {@code --labels PATH} when the probe read a file other than the one setup reuses. */
+    private String labelsOption(JsonNode document) {
+        String path = document.path("labels_path").asText("");
+        if (path.isEmpty()) {
+            path = document.path("provenance").path("labels_path").asText("");
+        }
+        return path.isEmpty() || path.equals("data/labels.jsonl") ? "" : " --labels .research/" + slug + "/code/" + path;
+    }
+
+    private static double[] intervalAt(List<double[]> intervals, int index) {
+        return index < intervals.size() ? intervals.get(index) : null;
     }
 
     /** Suggests activation patching of the layer with the largest per-layer value: the fallback. */
