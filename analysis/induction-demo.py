@@ -21,6 +21,8 @@ PROBES = [
     ('attention_pattern_layers_0_to_1', 'analysis/attention_pattern_20261205.py'),
     ('activation_patching_layers_0_to_1', 'analysis/activation_patching_20261205.py'),
     ('path_patching_receiver_auto', 'analysis/path_patching_20261205.py'),
+    ('probing_layers_0_to_1', 'analysis/probing_20261205.py'),
+    ('sae_feature_lookup_layer_1', 'analysis/sae_feature_lookup_20261205.py'),
 ]
 
 

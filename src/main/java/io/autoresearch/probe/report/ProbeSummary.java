@@ -36,7 +36,7 @@ final class ProbeSummary {
     private static final Set<String> IMAGE_EXTENSIONS = Set.of("png", "svg", "jpg", "jpeg", "gif", "webp");
     private static final Set<String> PAGE_EXTENSIONS = Set.of("html", "htm");
     private static final Pattern DATA_PATH = Pattern.compile(
-            "^(PROMPTS_PATH|PAIRS_PATH)\\s*=\\s*['\"]([^'\"]+)['\"]", Pattern.MULTILINE);
+            "^(PROMPTS_PATH|PAIRS_PATH|LABELS_PATH)\\s*=\\s*['\"]([^'\"]+)['\"]", Pattern.MULTILINE);
     private static final Pattern ATTENTION_COMPONENT = Pattern.compile("^(\\S+) (\\w+)$");
 
     /** A labelled value; {@code code} marks identifiers such as hashes and paths. */
@@ -220,7 +220,11 @@ final class ProbeSummary {
         if (!matcher.find()) {
             return null;
         }
-        String kind = matcher.group(1).equals("PAIRS_PATH") ? "clean/corrupted pairs" : "prompts";
+        String kind = switch (matcher.group(1)) {
+            case "PAIRS_PATH" -> "clean/corrupted pairs";
+            case "LABELS_PATH" -> "labelled texts";
+            default -> "prompts";
+        };
         return kind + " from code/" + matcher.group(2) + " (as read by " + script + ")";
     }
 

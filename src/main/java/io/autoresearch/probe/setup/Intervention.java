@@ -6,12 +6,12 @@ import java.util.stream.Collectors;
 
 /** The six interventions of the product, named as in the results-file schema. */
 public enum Intervention {
-    LOGIT_LENS("logit_lens", true, Input.PROMPTS),
-    ATTENTION_PATTERN("attention_pattern", true, Input.NONE),
-    ACTIVATION_PATCHING("activation_patching", true, Input.PAIRS),
-    PATH_PATCHING("path_patching", true, Input.PAIRS),
-    PROBING("probing", true, Input.LABELS),
-    SAE_FEATURE_LOOKUP("sae_feature_lookup", true, Input.LABELS);
+    LOGIT_LENS("logit_lens", Input.PROMPTS),
+    ATTENTION_PATTERN("attention_pattern", Input.NONE),
+    ACTIVATION_PATCHING("activation_patching", Input.PAIRS),
+    PATH_PATCHING("path_patching", Input.PAIRS),
+    PROBING("probing", Input.LABELS),
+    SAE_FEATURE_LOOKUP("sae_feature_lookup", Input.LABELS);
 
     /** The input file an intervention reads, which setup validates and copies into code/data/. */
     public enum Input {
@@ -26,12 +26,10 @@ public enum Intervention {
     }
 
     private final String id;
-    private final boolean implemented;
     private final Input input;
 
-    Intervention(String id, boolean implemented, Input input) {
+    Intervention(String id, Input input) {
         this.id = id;
-        this.implemented = implemented;
         this.input = input;
     }
 
@@ -45,34 +43,17 @@ public enum Intervention {
         return id;
     }
 
-    public boolean implemented() {
-        return implemented;
-    }
-
-    /**
-     * Parses an intervention name and checks that setup can scaffold it. Both an unknown name
-     * and a known one without a template yet are usage errors that name the value.
-     */
-    public static Intervention parseImplemented(String value) {
+    /** Parses an intervention name; an unknown one is a usage error that lists the six. */
+    public static Intervention parse(String value) {
         for (Intervention intervention : values()) {
             if (intervention.id.equals(value)) {
-                if (!intervention.implemented) {
-                    throw ProbeException.usage("intervention '" + value + "' is not implemented yet;"
-                            + " implemented: " + implementedIds());
-                }
                 return intervention;
             }
         }
-        throw ProbeException.usage("unknown intervention '" + value + "'; known interventions: "
-                + allIds() + " (implemented: " + implementedIds() + ")");
+        throw ProbeException.usage("unknown intervention '" + value + "'; known interventions: " + allIds());
     }
 
     static String allIds() {
         return Arrays.stream(values()).map(Intervention::id).collect(Collectors.joining(", "));
-    }
-
-    static String implementedIds() {
-        return Arrays.stream(values()).filter(Intervention::implemented).map(Intervention::id)
-                .collect(Collectors.joining(", "));
     }
 }

@@ -49,7 +49,7 @@ public final class SetupValidator {
     public SetupPlan validate(SetupOptions options) {
         Slug slug = Slug.parse(options.slug());
         Workspace workspace = new Workspace(options.root(), slug);
-        Intervention intervention = Intervention.parseImplemented(options.intervention());
+        Intervention intervention = Intervention.parse(options.intervention());
         boolean needsInit = checkProject(workspace, options.init());
         if (needsInit && slug.value().endsWith("-")) {
             throw ProbeException.usage("slug '" + slug.value() + "' cannot name a new uv project: a Python project"

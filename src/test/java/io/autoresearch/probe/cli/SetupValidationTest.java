@@ -45,8 +45,8 @@ class SetupValidationTest {
                 Arguments.of("slug of 60 characters", List.of("a".repeat(60)), "60 characters"),
                 Arguments.of("unknown intervention", List.of("lens-study", "--intervention", "lens"),
                         "unknown intervention 'lens'"),
-                Arguments.of("intervention not implemented", List.of("lens-study", "--intervention", "probing"),
-                        "intervention 'probing' is not implemented yet"),
+                Arguments.of("probing without labels", List.of("lens-study", "--intervention", "probing"),
+                        "missing --labels"),
                 Arguments.of("missing workspace without init", List.of("other-study"), "pass --init"),
                 Arguments.of("slug ending in hyphen with init", List.of("new-study-", "--init"),
                         "slug 'new-study-' cannot name a new uv project"),
@@ -151,15 +151,6 @@ class SetupValidationTest {
         assertEquals(1, run.err().strip().lines().count(), run.err());
         assertEquals("", run.out());
         assertEquals(before, Fixtures.tree(root));
-    }
-
-    @Test
-    void notImplementedListsImplemented() {
-        CliRun run = CliRun.execute(root, "probe", "setup", "lens-study", "--intervention", "probing",
-                "--model", model.toString(), "--prompts", prompts.toString(), "--root", root.toString());
-
-        assertEquals(ExitCode.USAGE.code(), run.exitCode());
-        assertTrue(run.err().contains("implemented: logit_lens"), run.err());
     }
 
     @Test

@@ -51,6 +51,7 @@ class DemoServiceTest {
         Files.writeString(resourceFolder.resolve(DemoInputs.MODEL_RESOURCE).resolve("README.md"), "demo model\n");
         Fixtures.promptsFile(resourceFolder.resolve(DemoInputs.PROMPTS_RESOURCE));
         Fixtures.pairsFile(resourceFolder.resolve(DemoInputs.PAIRS_RESOURCE));
+        Fixtures.labelsFile(resourceFolder.resolve(DemoInputs.LABELS_RESOURCE), 5);
         resources = new URLClassLoader(new URL[] {resourceFolder.toUri().toURL()}, null);
     }
 
@@ -102,7 +103,8 @@ class DemoServiceTest {
         assertEquals(List.of(0, 1, 2), result.setup().plan().lensLayers());
         assertTrue(Files.isRegularFile(code.resolve("data/pairs.jsonl")));
         assertEquals(List.of("logit_lens_layers_0_to_2", "attention_pattern_layers_0_to_1",
-                "activation_patching_layers_0_to_1", "path_patching_receiver_auto"),
+                "activation_patching_layers_0_to_1", "path_patching_receiver_auto", "probing_layers_0_to_1",
+                "sae_feature_lookup_layer_1"),
                 result.setups().stream().map(setup -> setup.plan().probeId()).toList());
         String pathScript = Files.readString(code.resolve("analysis/path_patching_20261204.py"));
         assertTrue(pathScript.contains("PAIRS_PATH = 'data/pairs.jsonl'"), pathScript);

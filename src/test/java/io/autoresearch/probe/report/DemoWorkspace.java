@@ -17,7 +17,8 @@ final class DemoWorkspace {
     static final String SLUG = "induction-demo";
     static final Path REPOSITORY = Path.of("").toAbsolutePath();
     static final List<String> PROBES = List.of("activation_patching_layers_0_to_1",
-            "attention_pattern_layers_0_to_1", "logit_lens_layers_0_to_2", "path_patching_receiver_auto");
+            "attention_pattern_layers_0_to_1", "logit_lens_layers_0_to_2", "path_patching_receiver_auto",
+            "probing_layers_0_to_1", "sae_feature_lookup_layer_1");
 
     private DemoWorkspace() {
     }
@@ -46,11 +47,17 @@ final class DemoWorkspace {
         return researchDir(root).resolve("06_RUNS").resolve("attention");
     }
 
+    /** Copies {@code from} into {@code to} with its subfolders, such as a trained SAE's folder. */
     private static void copyFolder(Path from, Path to) throws IOException {
         Files.createDirectories(to);
         try (Stream<Path> files = Files.list(from)) {
-            for (Path file : files.filter(Files::isRegularFile).toList()) {
-                Files.copy(file, to.resolve(file.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
+            for (Path file : files.toList()) {
+                Path target = to.resolve(file.getFileName().toString());
+                if (Files.isDirectory(file)) {
+                    copyFolder(file, target);
+                } else if (Files.isRegularFile(file)) {
+                    Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
+                }
             }
         }
     }

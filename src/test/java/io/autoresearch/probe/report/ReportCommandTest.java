@@ -243,7 +243,8 @@ class ReportCommandTest {
             assertTrue(targets.contains(probe + ".json"), probe);
             assertTrue(targets.contains("../../../06_RUNS/attention/" + probe + ".md"), probe);
             for (JsonNode artifact : results(probe).path("artifacts")) {
-                String name = Path.of(artifact.asText()).getFileName().toString();
+                // Artifacts lie in results/probe/ or a folder inside it, such as a trained SAE's.
+                String name = Path.of("results/probe").relativize(Path.of(artifact.asText())).toString();
                 assertTrue(targets.contains(name), probe + " lacks " + name);
                 if (name.endsWith(".png")) {
                     assertTrue(html.contains("<img src=\"" + name + "\""), name);
@@ -273,7 +274,8 @@ class ReportCommandTest {
         assertTrue(run.err().contains("[interval-order]"), run.err());
         assertTrue(run.err().contains("[schema:required]"), run.err());
         assertTrue(run.err().contains("[json-syntax]"), run.err());
-        assertTrue(run.err().contains("2 of 6 results file(s) failed validation"), run.err());
+        assertTrue(run.err().contains("2 of " + (DemoWorkspace.PROBES.size() + 2)
+                + " results file(s) failed validation"), run.err());
 
         for (String probe : DemoWorkspace.PROBES) {
             assertTrue(Files.isRegularFile(reportFile(probe)), probe);
