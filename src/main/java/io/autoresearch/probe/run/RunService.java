@@ -21,13 +21,16 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -75,9 +78,15 @@ public final class RunService {
             scripts.add(resolveScript(codeDir, probe));
         }
         String runId = RunId.generate(clock, readBytes(manifestFile), random);
-        console.info("run " + runId + ": " + scripts.size() + " script(s) in " + codeDir);
-
         Uv uv = new Uv(locator.locate(request.allowUvInstall(), console));
+        return runLocked(request, uv, probes, scripts, runId);
+    }
+
+    /** Runs uv sync, the scripts and the validation. */
+    private RunOutcome runLocked(RunRequest request, Uv uv, List<Manifest.ProbeEntry> probes, List<Path> scripts,
+            String runId) {
+        Path codeDir = request.codeDir();
+        console.info("run " + runId + ": " + scripts.size() + " script(s) in " + codeDir);
         Path logsDir = codeDir.resolve(LOGS_FOLDER);
         List<ProcessResult> processes = new ArrayList<>();
 
@@ -95,6 +104,7 @@ public final class RunService {
         ResultsSnapshot before = ResultsSnapshot.take(resultsDir);
         Map<Path, byte[]> previousContent = readResultsFiles(resultsDir);
         Map<String, String> scriptEnvironment = scriptEnvironment(runId, request.online());
+        Set<Path> temporaryBefore = temporaryFiles(resultsDir);
         for (int i = 0; i < scripts.size(); i++) {
             Path script = scripts.get(i);
             console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
@@ -104,21 +114,12 @@ public final class RunService {
             ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
             processes.add(result);
             if (!result.succeeded()) {
+                // A script that crashed, was killed or timed out may have left the temporary
+                // file of an atomic write. The results file itself is still the old one, or none.
+                removeNewTemporaryFiles(resultsDir, temporaryBefore);
                 String report = ProcessFailure.describe(script.toString(), result);
                 console.error(report);
-                // The generated scripts exit with 2 when the runtime rejects their inputs (a
-                // prompt, pair, layer or setting) and with 3 on a file-system error, the same
-                // codes as the CLI's usage and environment errors.
-                ExitCode exitCode = ExitCode.SCRIPT_FAILED;
-                if (!result.timedOut() && result.exitCode() == SCRIPT_INPUT_ERROR_EXIT) {
-                    exitCode = ExitCode.USAGE;
-                    console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
-                } else if (!result.timedOut() && result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
-                    exitCode = ExitCode.ENVIRONMENT;
-                    console.error(script + " hit a file-system error; fix the folder or disk its error names and run"
-                            + " again");
-                }
-                return new RunOutcome(exitCode, runId, processes, List.of(), report);
+                return new RunOutcome(failureCode(script, result), runId, processes, List.of(), report);
             }
         }
 
@@ -135,6 +136,67 @@ public final class RunService {
         boolean allValid = checked.stream().allMatch(CheckedResults::valid);
         return new RunOutcome(allValid ? ExitCode.SUCCESS : ExitCode.VALIDATION_FAILED, runId, processes, checked,
                 null);
+    }
+
+    /**
+     * Returns the exit code of a run whose script failed, and prints what to do. The generated
+     * scripts exit with 2 when the runtime rejects their inputs (a prompt, pair, layer or
+     * setting) and with 3 on a file-system error, the same codes as the CLI's usage and
+     * environment errors. A script killed by a signal reports 128 + the signal's number.
+     */
+    private ExitCode failureCode(Path script, ProcessResult result) {
+        if (result.timedOut()) {
+            console.error(script + " timed out after --timeout " + result.spec().timeout().toSeconds()
+                    + " s and was stopped; raise the limit or lower --n-examples, then run again");
+            return ExitCode.SCRIPT_TIMED_OUT;
+        }
+        int signal = ProcessFailure.signalOf(result);
+        if (signal > 0) {
+            console.error(script + " was killed by " + ProcessFailure.signalName(signal) + " (for example by kill"
+                    + " -9 or the out-of-memory killer); no results file of it was written, and earlier ones are"
+                    + " kept");
+            return ExitCode.SCRIPT_KILLED;
+        }
+        if (result.exitCode() == SCRIPT_INPUT_ERROR_EXIT) {
+            console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
+            return ExitCode.USAGE;
+        }
+        if (result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
+            console.error(script + " hit a file-system error; fix the folder or disk its error names and run again");
+            return ExitCode.ENVIRONMENT;
+        }
+        return ExitCode.SCRIPT_FAILED;
+    }
+
+    /** Returns the hidden temporary files ({@code .<name>.<random>.tmp}) directly in {@code folder}. */
+    static Set<Path> temporaryFiles(Path folder) {
+        Set<Path> found = new HashSet<>();
+        if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+            return found;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(folder, ".*.tmp")) {
+            for (Path entry : entries) {
+                if (Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
+                    found.add(entry);
+                }
+            }
+        } catch (IOException e) {
+            // Listing is best effort: a leftover temporary file is hidden and never read as results.
+        }
+        return found;
+    }
+
+    /** Deletes the temporary files in {@code folder} that were not there before this run's scripts. */
+    static void removeNewTemporaryFiles(Path folder, Set<Path> before) {
+        for (Path file : temporaryFiles(folder)) {
+            if (!before.contains(file)) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException e) {
+                    // Best effort, as above.
+                }
+            }
+        }
     }
 
     /** Returns the variables every script runs with, in addition to the inherited environment. */
