@@ -21,16 +21,15 @@ import org.apache.commons.exec.DefaultExecutor;
 import org.apache.commons.exec.ExecuteWatchdog;
 import org.apache.commons.exec.LogOutputStream;
 import org.apache.commons.exec.PumpStreamHandler;
-import org.apache.commons.exec.ShutdownHookProcessDestroyer;
 import org.apache.commons.exec.Watchdog;
 
 /**
  * Runs a {@link CommandSpec} with Apache Commons Exec and streams its output line by line.
  *
  * <p>Every call waits until the process has exited and both output pumps have drained, so
- * the listeners have seen every line before {@link #run} returns. A shutdown hook destroys
- * the child when the JVM exits (for example on Ctrl-C), and a timeout kills the child and
- * its descendants.
+ * the listeners have seen every line before {@link #run} returns. When the JVM shuts down (for
+ * example on Ctrl-C) {@link ChildProcesses} stops the child and all its descendants, and a
+ * timeout kills the child and its descendants.
  */
 public final class ProcessRunner {
     /** Number of stderr lines kept for failure reports. */
@@ -80,7 +79,7 @@ public final class ProcessRunner {
                     .get();
             // Accept every exit code, because a failed command is a result to report, not an exception.
             executor.setExitValues(null);
-            executor.setProcessDestroyer(new ShutdownHookProcessDestroyer());
+            executor.setProcessDestroyer(ChildProcesses.instance());
             if (watchdog != null) {
                 executor.setWatchdog(watchdog);
             }

@@ -1,5 +1,6 @@
 package io.autoresearch.probe.run;
 
+import io.autoresearch.probe.process.ChildProcesses;
 import io.autoresearch.probe.process.CommandSpec;
 import io.autoresearch.probe.process.ProcessFailure;
 import io.autoresearch.probe.process.ProcessResult;
@@ -97,7 +98,8 @@ public final class RunService {
                     + System.lineSeparator() + "Check the [project.optional-dependencies] " + AttentionExtra.EXTRA
                     + " list in " + codeDir.resolve("pyproject.toml") + " and that the package index is reachable";
             console.error(report);
-            return new RunOutcome(ExitCode.ENVIRONMENT, runId, processes, List.of(), report);
+            ExitCode exitCode = ChildProcesses.shuttingDown() ? ExitCode.INTERRUPTED : ExitCode.ENVIRONMENT;
+            return new RunOutcome(exitCode, runId, processes, List.of(), report);
         }
 
         Path resultsDir = codeDir.resolve("results").resolve("probe");
@@ -105,21 +107,24 @@ public final class RunService {
         Map<Path, byte[]> previousContent = readResultsFiles(resultsDir);
         Map<String, String> scriptEnvironment = scriptEnvironment(runId, request.online());
         Set<Path> temporaryBefore = temporaryFiles(resultsDir);
-        for (int i = 0; i < scripts.size(); i++) {
-            Path script = scripts.get(i);
-            console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
-            CommandSpec spec = uv.runPython(codeDir, AttentionExtra.EXTRA, script)
-                    .withEnvironment(scriptEnvironment)
-                    .withTimeout(request.scriptTimeout());
-            ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
-            processes.add(result);
-            if (!result.succeeded()) {
-                // A script that crashed, was killed or timed out may have left the temporary
-                // file of an atomic write. The results file itself is still the old one, or none.
-                removeNewTemporaryFiles(resultsDir, temporaryBefore);
-                String report = ProcessFailure.describe(script.toString(), result);
-                console.error(report);
-                return new RunOutcome(failureCode(script, result), runId, processes, List.of(), report);
+        try (ChildProcesses.Registration cleanup = ChildProcesses.onShutdown(
+                () -> removeNewTemporaryFiles(resultsDir, temporaryBefore))) {
+            for (int i = 0; i < scripts.size(); i++) {
+                Path script = scripts.get(i);
+                console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
+                CommandSpec spec = uv.runPython(codeDir, AttentionExtra.EXTRA, script)
+                        .withEnvironment(scriptEnvironment)
+                        .withTimeout(request.scriptTimeout());
+                ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
+                processes.add(result);
+                if (!result.succeeded()) {
+                    // A script that crashed, was killed or timed out may have left the temporary
+                    // file of an atomic write. The results file itself is still the old one, or none.
+                    removeNewTemporaryFiles(resultsDir, temporaryBefore);
+                    String report = ProcessFailure.describe(script.toString(), result);
+                    console.error(report);
+                    return new RunOutcome(failureCode(script, result), runId, processes, List.of(), report);
+                }
             }
         }
 
@@ -145,6 +150,9 @@ public final class RunService {
      * environment errors. A script killed by a signal reports 128 + the signal's number.
      */
     private ExitCode failureCode(Path script, ProcessResult result) {
+        if (ChildProcesses.shuttingDown()) {
+            return ExitCode.INTERRUPTED;
+        }
         if (result.timedOut()) {
             console.error(script + " timed out after --timeout " + result.spec().timeout().toSeconds()
                     + " s and was stopped; raise the limit or lower --n-examples, then run again");
