@@ -80,10 +80,12 @@ public final class RunService {
         }
         String runId = RunId.generate(clock, readBytes(manifestFile), random);
         Uv uv = new Uv(locator.locate(request.allowUvInstall(), console));
-        return runLocked(request, uv, probes, scripts, runId);
+        try (RunLock lock = RunLock.acquire(codeDir, runId, console, clock)) {
+            return runLocked(request, uv, probes, scripts, runId);
+        }
     }
 
-    /** Runs uv sync, the scripts and the validation. */
+    /** Runs uv sync, the scripts and the validation while this run holds the project's lock. */
     private RunOutcome runLocked(RunRequest request, Uv uv, List<Manifest.ProbeEntry> probes, List<Path> scripts,
             String runId) {
         Path codeDir = request.codeDir();
