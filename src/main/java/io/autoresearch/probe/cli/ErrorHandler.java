@@ -2,6 +2,7 @@ package io.autoresearch.probe.cli;
 
 import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.workspace.Slug;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 
@@ -38,11 +39,62 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     public int handleParseException(CommandLine.ParameterException error, String[] args) {
         CommandLine commandLine = error.getCommandLine();
         PrintWriter err = commandLine.getErr();
+        String dashedSlug = slugTakenForOption(error, args);
+        if (dashedSlug != null) {
+            err.println(PREFIX + "'" + dashedSlug + "' is not an option of "
+                    + commandLine.getCommandSpec().qualifiedName() + ", and not a valid slug: a slug must start with"
+                    + " a lower-case letter (slugs match " + Slug.PATTERN.pattern() + ")");
+            err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.flush();
+            return ExitCode.USAGE.code();
+        }
         err.println(PREFIX + error.getMessage());
         CommandLine.UnmatchedArgumentException.printSuggestions(error, err);
         err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
         return ExitCode.USAGE.code();
+    }
+
+    /**
+     * Returns the argument that picocli took for an unknown option where the command expected its
+     * SLUG, or null. {@code probe run -x} otherwise reports only that SLUG is missing.
+     */
+    static String slugTakenForOption(CommandLine.ParameterException error, String[] args) {
+        CommandLine.Model.CommandSpec spec = error.getCommandLine().getCommandSpec();
+        boolean takesSlug = spec.positionalParameters().stream()
+                .anyMatch(parameter -> "SLUG".equals(parameter.paramLabel()));
+        boolean slugProblem = error instanceof CommandLine.MissingParameterException missing
+                ? missing.getMissing().stream().anyMatch(arg -> "SLUG".equals(arg.paramLabel()))
+                : error instanceof CommandLine.UnmatchedArgumentException;
+        if (!takesSlug || !slugProblem || args == null) {
+            return null;
+        }
+        String previous = null;
+        for (String arg : args) {
+            CommandLine.Model.OptionSpec previousOption = previous == null || previous.contains("=")
+                    ? null : spec.findOption(previous);
+            boolean valueOfPrevious = previousOption != null && previousOption.arity().max() > 0;
+            if (!valueOfPrevious && arg.startsWith("-") && !arg.equals("-") && !arg.equals("--")
+                    && spec.findOption(optionName(arg)) == null && !isShortOptionCluster(spec, arg)) {
+                return arg;
+            }
+            previous = arg;
+        }
+        return null;
+    }
+
+    /** Returns whether {@code arg} is short options written together, such as {@code -qv}. */
+    private static boolean isShortOptionCluster(CommandLine.Model.CommandSpec spec, String arg) {
+        if (arg.length() < 3 || arg.startsWith("--")) {
+            return false;
+        }
+        return arg.substring(1).chars().allMatch(letter -> spec.findOption("-" + (char) letter) != null);
+    }
+
+    /** Returns the option name of {@code --name=value}, or the argument itself. */
+    private static String optionName(String arg) {
+        int equals = arg.indexOf('=');
+        return equals > 0 ? arg.substring(0, equals) : arg;
     }
 
     private static boolean isVerbose(CommandLine.ParseResult parseResult) {
