@@ -18,6 +18,7 @@ import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.uv.Uv;
 import io.autoresearch.probe.uv.UvLocator;
+import io.autoresearch.probe.workspace.Workspace;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -73,6 +74,7 @@ public final class RunService {
     public RunOutcome run(RunRequest request) {
         Path codeDir = request.codeDir();
         Path manifestFile = checkProject(codeDir);
+        checkFoldersInside(codeDir);
         List<Manifest.ProbeEntry> probes = readProbes(manifestFile);
         List<Path> scripts = new ArrayList<>();
         for (Manifest.ProbeEntry probe : probes) {
@@ -176,6 +178,22 @@ public final class RunService {
             return ExitCode.ENVIRONMENT;
         }
         return ExitCode.SCRIPT_FAILED;
+    }
+
+    /**
+     * Checks that the folders a run writes into (results, cache, logs, the lock) do not lead out
+     * of the research folder through a symbolic link, before anything runs.
+     */
+    private static void checkFoldersInside(Path codeDir) {
+        Path researchDir = codeDir.getParent();
+        if (researchDir == null) {
+            return;
+        }
+        Workspace.checkInside(researchDir, codeDir);
+        for (String folder : List.of("results/probe", "cache/activations", "cache/events.jsonl", LOGS_FOLDER,
+                RunLock.FILE)) {
+            Workspace.checkInside(researchDir, codeDir.resolve(folder));
+        }
     }
 
     /** Returns the hidden temporary files ({@code .<name>.<random>.tmp}) directly in {@code folder}. */
