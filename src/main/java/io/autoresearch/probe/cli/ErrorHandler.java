@@ -4,6 +4,8 @@ import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.workspace.Slug;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import picocli.CommandLine;
 
 /**
@@ -21,6 +23,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
         if (error instanceof ProbeException probeError) {
             err.println(PREFIX + probeError.getMessage());
             exitCode = probeError.exitCode().code();
+        } else if (error instanceof UncheckedIOException fileError) {
+            err.println(PREFIX + describeFileError(fileError));
+            exitCode = ExitCode.ENVIRONMENT.code();
         } else {
             err.println(PREFIX + "internal error: " + error);
             if (!verbose) {
@@ -95,6 +100,18 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     private static String optionName(String arg) {
         int equals = arg.indexOf('=');
         return equals > 0 ? arg.substring(0, equals) : arg;
+    }
+
+    /** Formats a failed read or write of a file: what failed, why (such as a full disk) and what to do. */
+    static String describeFileError(UncheckedIOException error) {
+        Throwable cause = error.getCause();
+        String reason = cause == null ? "" : cause.getMessage();
+        if (cause instanceof FileSystemException fileSystemError && fileSystemError.getReason() != null) {
+            reason = fileSystemError.getReason();
+        }
+        return error.getMessage() + (reason == null || reason.isBlank() ? "" : ": " + reason)
+                + "; free space on the disk or fix the folder's permissions, then run again. Files written before"
+                + " are unchanged, because each file is replaced only once its new version is complete";
     }
 
     private static boolean isVerbose(CommandLine.ParseResult parseResult) {
