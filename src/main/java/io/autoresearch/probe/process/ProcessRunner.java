@@ -2,6 +2,7 @@ package io.autoresearch.probe.process;
 
 import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.support.Secrets;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,7 +30,8 @@ import org.apache.commons.exec.Watchdog;
  * <p>Every call waits until the process has exited and both output pumps have drained, so
  * the listeners have seen every line before {@link #run} returns. When the JVM shuts down (for
  * example on Ctrl-C) {@link ChildProcesses} stops the child and all its descendants, and a
- * timeout kills the child and its descendants.
+ * timeout kills the child and its descendants. The values of secret environment variables
+ * ({@link Secrets}) are replaced in every line before it reaches a listener or the log file.
  */
 public final class ProcessRunner {
     /** Number of stderr lines kept for failure reports. */
@@ -62,12 +64,15 @@ public final class ProcessRunner {
      */
     public ProcessResult run(CommandSpec spec, LineListener stdout, LineListener stderr, Path logFile) {
         StderrTail tail = new StderrTail(STDERR_TAIL_LINES);
+        Secrets secrets = Secrets.in(environmentFor(spec));
         try (LogWriter log = LogWriter.open(logFile)) {
-            LineStream out = new LineStream(line -> {
+            LineStream out = new LineStream(raw -> {
+                String line = secrets.redact(raw);
                 log.write(line);
                 stdout.onLine(line);
             });
-            LineStream err = new LineStream(line -> {
+            LineStream err = new LineStream(raw -> {
+                String line = secrets.redact(raw);
                 log.write(line);
                 tail.add(line);
                 stderr.onLine(line);
