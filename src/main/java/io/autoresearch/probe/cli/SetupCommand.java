@@ -103,6 +103,11 @@ final class SetupCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Overwrite files you edited since the last setup.")
     private boolean force;
 
+    @Option(names = "--trust-remote-code",
+            description = "Let the model run Python code shipped in its hub repository or folder (off by default;"
+                    + " setup warns, and only the scripts set up with this flag say trust_remote_code=True).")
+    private boolean trustRemoteCode;
+
     SetupCommand(ProbeContext context) {
         this.context = context;
     }
@@ -113,7 +118,7 @@ final class SetupCommand implements Callable<Integer> {
         SetupOptions options = new SetupOptions(common.root(context), slug, intervention, model, layers,
                 prompts == null ? null : context.workingDirectory().resolve(prompts), probeId, nExamples, seeds,
                 dtype, hypothesis, init, force, !common.allowUvInstall(), allowDownload,
-                pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen);
+                pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen, trustRemoteCode);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         console.result(result.script().toString());
         console.result(result.mainScript().toString());

@@ -24,7 +24,8 @@ public final class ScriptScopes {
      * Scope of the intervention templates, {@code <intervention>.py.mustache}. Each template uses
      * the variables it needs: the logit lens reads the prompts path, the patching templates the
      * pairs path, path patching the receiver and the attention pattern the span length. A
-     * variable an intervention does not read is {@code None} or 0.
+     * variable an intervention does not read is {@code None} or 0. The section
+     * {@code trust_remote_code} renders {@code trust_remote_code=True} only when it is true.
      */
     public record InterventionScript(
             String slug,
@@ -41,7 +42,8 @@ public final class ScriptScopes {
             String dtype_literal,
             String hypothesis_literal,
             int seq_len,
-            String receiver_literal) {
+            String receiver_literal,
+            boolean trust_remote_code) {
         public String getPackage() {
             return _package;
         }

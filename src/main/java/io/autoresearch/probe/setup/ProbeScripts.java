@@ -36,6 +36,8 @@ public final class ProbeScripts {
      * @param layers the layers, or null for all
      * @param seqLen the attention-pattern span length
      * @param receiver the path-patching receiver, {@code auto} or such as {@code L1H0}
+     * @param trustRemoteCode whether the script lets the model's own Python code run
+     *     ({@code --trust-remote-code}); when false the script does not mention it
      */
     public record ScriptInputs(
             Intervention intervention,
@@ -52,7 +54,15 @@ public final class ProbeScripts {
             String dtype,
             String hypothesis,
             int seqLen,
-            String receiver) {
+            String receiver,
+            boolean trustRemoteCode) {
+        /** Creates the inputs of a script that keeps the model's own code off (no {@code --trust-remote-code}). */
+        public ScriptInputs(Intervention intervention, String slug, String packageName, String toolVersion,
+                LocalDate generatedOn, String probeId, String modelId, String dataPath, List<Integer> layers,
+                int nExamples, List<Integer> seeds, String dtype, String hypothesis, int seqLen, String receiver) {
+            this(intervention, slug, packageName, toolVersion, generatedOn, probeId, modelId, dataPath, layers,
+                    nExamples, seeds, dtype, hypothesis, seqLen, receiver, false);
+        }
     }
 
     /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
@@ -107,7 +117,8 @@ public final class ProbeScripts {
                 PythonLiteral.of(inputs.dtype()),
                 PythonLiteral.of(inputs.hypothesis()),
                 inputs.seqLen(),
-                PythonLiteral.of(inputs.receiver())));
+                PythonLiteral.of(inputs.receiver()),
+                inputs.trustRemoteCode()));
     }
 
     /** Renders {@code analysis/<slug>.py}, which lists every probe of the project. */

@@ -26,6 +26,8 @@ import java.nio.file.Path;
  *     default, {@code auto}
  * @param seqLen the length of the random span that the attention-pattern sequences repeat; null for
  *     the default, 20
+ * @param trustRemoteCode whether the scripts may run Python code shipped with the model
+ *     ({@code --trust-remote-code}); off by default
  */
 public record SetupOptions(
         Path root,
@@ -45,7 +47,8 @@ public record SetupOptions(
         boolean allowDownload,
         Path pairs,
         String receiver,
-        Integer seqLen) {
+        Integer seqLen,
+        boolean trustRemoteCode) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";
@@ -54,4 +57,12 @@ public record SetupOptions(
     public static final String DEFAULT_DTYPE = "float32";
     public static final String DEFAULT_RECEIVER = "auto";
     public static final int DEFAULT_SEQ_LEN = 20;
+
+    /** Creates options without {@code --trust-remote-code}, so the model's own Python code stays off. */
+    public SetupOptions(Path root, String slug, String intervention, String model, String layers, Path prompts,
+            String probeId, int nExamples, String seeds, String dtype, String hypothesis, boolean init, boolean force,
+            boolean noInstall, boolean allowDownload, Path pairs, String receiver, Integer seqLen) {
+        this(root, slug, intervention, model, layers, prompts, probeId, nExamples, seeds, dtype, hypothesis, init,
+                force, noInstall, allowDownload, pairs, receiver, seqLen, false);
+    }
 }

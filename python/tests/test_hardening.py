@@ -1,0 +1,187 @@
+"""Hostile input and faults on the Python side: pickles, remote code, full disks, signals, secrets.
+
+Each test names the case it covers in docs/hardening.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import errno
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from auto_research_probe.datasets import load_prompts_jsonl
+from auto_research_probe.labels import load_labeled_texts
+from auto_research_probe.pairs import load_pairs_jsonl
+
+PYTHON_DIR = Path(__file__).resolve().parents[1]
+RUNTIME = PYTHON_DIR / "auto_research_probe"
+TEMPLATES = PYTHON_DIR.parent / "templates"
+
+NDIF_KEY = "ndif-dummy-secret-0123456789"
+HF_TOKEN = "hf_dummySecretToken0123456789"
+
+HOSTILE_TEXTS = [
+    "it's \"quoted\" and '''triple''' and \"\"\"triple\"\"\"",
+    "back\\slash \\n \\x00 \\u2028 and a real\ttab",
+    "line\u2028separator and paragraph\u2029separator and next\u0085line",
+    "form\x0cfeed, vertical\x0btab, file\x1cseparator",
+    "nul \x00 inside and \x1b escape",
+    "{{slug}} {{{raw}}} {{#probes}} {{/probes}} {{! comment }}",
+    "&amp; &lt;tag&gt; <script>alert(1)</script>",
+    "é 中 😀 𝕏 \ufeff bom \u202e rtl",
+    "x" * 100_000,
+]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child Python that imports the runtime from this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR), **extra}
+    env.pop("AUTO_RESEARCH_RUN_ID", None)
+    return env
+
+
+# ---------------------------------------------------------------------------------------
+# trust_remote_code
+
+
+def test_intervention_configs_keep_remote_code_off():
+    from auto_research_probe.activation_patching import ActivationPatchingConfig
+    from auto_research_probe.attention_pattern import AttentionPatternConfig
+    from auto_research_probe.logit_lens import LogitLensConfig
+    from auto_research_probe.path_patching import PathPatchingConfig
+
+    for config in (
+        LogitLensConfig("p", "m", "data/prompts.jsonl"),
+        AttentionPatternConfig("p", "m"),
+        ActivationPatchingConfig("p", "m", "data/pairs.jsonl"),
+        PathPatchingConfig("p", "m", "data/pairs.jsonl"),
+    ):
+        assert config.trust_remote_code is False, type(config).__name__
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("options, allowed", [({}, False), ({"trust_remote_code": True}, True)], ids=["default", "allowed"])
+def test_hooked_loader_passes_trust_remote_code(tiny_model_dir, monkeypatch, options, allowed):
+    """The runtime passes trust_remote_code to each transformers loader it calls: False unless allowed.
+
+    transformers and transformer-lens load the config and tokenizer again internally; those
+    calls must not turn it on either.
+    """
+    import transformers
+
+    from auto_research_probe import models
+
+    seen = []
+    for name in ("AutoConfig", "AutoModelForCausalLM", "AutoTokenizer"):
+        cls = getattr(transformers, name)
+        original = cls.from_pretrained.__func__
+
+        def recording(klass, *args, _name=name, _original=original, **kwargs):
+            caller = Path(sys._getframe(1).f_code.co_filename)
+            seen.append((_name, caller == Path(models.__file__), kwargs.get("trust_remote_code", "not passed")))
+            return _original(klass, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(recording))
+
+    models.load_hooked_model(str(tiny_model_dir), device="cpu", **options)
+
+    direct = [(name, value) for name, from_runtime, value in seen if from_runtime]
+    assert sorted(name for name, _ in direct) == ["AutoConfig", "AutoModelForCausalLM", "AutoTokenizer"]
+    assert {value for _, value in direct} == {allowed}
+    if not allowed:
+        assert all(value is not True for _, _, value in seen), seen
+
+
+@pytest.mark.torch
+def test_nnsight_loader_passes_trust_remote_code_false(tiny_model_dir, monkeypatch):
+    import nnsight
+    import transformers
+
+    from auto_research_probe.models import load_nnsight_model
+
+    seen = {}
+    original = transformers.AutoTokenizer.from_pretrained.__func__
+
+    def tokenizer(klass, *args, **kwargs):
+        seen["tokenizer"] = kwargs.get("trust_remote_code", "not passed")
+        return original(klass, *args, **kwargs)
+
+    def model(*args, **kwargs):
+        seen["model"] = kwargs.get("trust_remote_code", "not passed")
+        return "model"
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", classmethod(tokenizer))
+    monkeypatch.setattr(nnsight, "TransformersModel", model)
+
+    assert load_nnsight_model(str(tiny_model_dir)) == "model"
+    assert seen == {"tokenizer": False, "model": False}
+
+
+@pytest.mark.torch
+def test_hub_model_needing_remote_code_is_rejected():
+    """transformer-lens turns trust_remote_code on by itself for some hub models; the runtime does not let it."""
+    from auto_research_probe.models import check_remote_code_allowed
+
+    with pytest.raises(ValueError, match="--trust-remote-code"):
+        check_remote_code_allowed("Qwen/Qwen-1_8B", False)
+    check_remote_code_allowed("Qwen/Qwen-1_8B", True)
+    check_remote_code_allowed("gpt2", False)
+
+
+@pytest.mark.torch
+def test_model_folder_code_does_not_run(tmp_path):
+    """A model folder whose config names its own Python classes: loading fails, and the code never runs."""
+    from auto_research_probe.models import load_hooked_model
+
+    folder = tmp_path / "remote-code-model"
+    folder.mkdir()
+    marker = tmp_path / "remote-code-ran"
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "auto-research-remote-code-test",
+                "architectures": ["TrapModel"],
+                "auto_map": {"AutoConfig": "trap.TrapConfig", "AutoModelForCausalLM": "trap.TrapModel"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    (folder / "trap.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+
+    with pytest.raises(Exception, match="trust_remote_code"):
+        load_hooked_model(str(folder), device="cpu")
+    assert not marker.exists()
+
+
+def test_rendered_script_mentions_remote_code_only_when_allowed(tmp_path):
+    from test_templates import COMMON, render
+
+    values = {
+        **COMMON,
+        "probe_id_literal": "'p'",
+        "model_id_literal": "'m'",
+        "prompts_path_literal": "'data/prompts.jsonl'",
+        "layers_literal": "None",
+        "n_examples": 8,
+        "seeds_literal": "[0]",
+        "dtype_literal": "'float32'",
+        "hypothesis_literal": "'h'",
+    }
+    template = (TEMPLATES / "logit_lens.py.mustache").read_text(encoding="utf-8")
+    off = render(template, values)
+    on = render(template, {**values, "trust_remote_code": [{}]})
+
+    assert "trust_remote_code" not in off
+    assert "        trust_remote_code=True,\n    )" in on
+    compile(on, "logit_lens_on.py", "exec")
+    compile(off, "logit_lens_off.py", "exec")
