@@ -51,6 +51,38 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------
+# Hostile values in the input files
+
+
+def test_hostile_prompts_load_exactly(tmp_path):
+    """Raw U+2028 and other separators that JSON allows inside strings do not split a line."""
+    prompts = tmp_path / "prompts.jsonl"
+    lines = [json.dumps({"prompt": text, "answer": text[:3] or "a"}, ensure_ascii=False) for text in HOSTILE_TEXTS]
+    prompts.write_text("\n".join(lines) + "\r\n", encoding="utf-8")
+
+    examples = load_prompts_jsonl(prompts)
+
+    assert [example.prompt for example in examples] == HOSTILE_TEXTS
+    assert [example.line_number for example in examples] == list(range(1, len(HOSTILE_TEXTS) + 1))
+
+
+def test_hostile_pairs_and_labels_load_exactly(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    labels = tmp_path / "labels.jsonl"
+    pair_lines = [
+        json.dumps({"clean": text, "corrupted": text[::-1] or "b", "answer": " a", "wrong_answer": " b"}, ensure_ascii=False)
+        for text in HOSTILE_TEXTS
+    ]
+    pairs.write_text("\r".join(pair_lines) + "\n", encoding="utf-8")
+    labels.write_text("\n".join(json.dumps({"text": text, "label": text[:5]}, ensure_ascii=False) for text in HOSTILE_TEXTS), encoding="utf-8")
+
+    assert [record.clean for record in load_pairs_jsonl(pairs)] == HOSTILE_TEXTS
+    loaded = load_labeled_texts(labels)
+    assert [example.text for example in loaded] == HOSTILE_TEXTS
+    assert [example.label for example in loaded] == [text[:5] for text in HOSTILE_TEXTS]
+
+
+# ---------------------------------------------------------------------------------------
 # trust_remote_code
 
 
