@@ -83,6 +83,116 @@ def test_hostile_pairs_and_labels_load_exactly(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
+# No unpickling
+
+
+UNPICKLING_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
+
+
+def unpickling_calls(source: str, name: str) -> list[str]:
+    """Return each place in `source` that can unpickle: pickle-family imports, torch.load without
+    weights_only=True, numpy.load with allow_pickle=True, pandas.read_pickle."""
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Import):
+            found += [f"{name}:{node.lineno}: import {alias.name}" for alias in node.names if alias.name.split(".")[0] in UNPICKLING_MODULES]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLING_MODULES:
+            found.append(f"{name}:{node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+            attribute = node.func.attr
+            if owner == "torch" and attribute == "load":
+                weights_only = keywords.get("weights_only")
+                if not (isinstance(weights_only, ast.Constant) and weights_only.value is True):
+                    found.append(f"{name}:{node.lineno}: torch.load without weights_only=True")
+            if owner in ("np", "numpy") and attribute == "load":
+                allow = keywords.get("allow_pickle")
+                if allow is not None and not (isinstance(allow, ast.Constant) and allow.value is False):
+                    found.append(f"{name}:{node.lineno}: numpy.load with allow_pickle")
+            if attribute in ("read_pickle", "Unpickler"):
+                found.append(f"{name}:{node.lineno}: {attribute}")
+    return found
+
+
+def test_scanner_finds_unpickling():
+    risky = "import pickle\nimport torch\nx = torch.load('a.pt')\ny = torch.load('b', weights_only=False)\nimport numpy as np\nz = np.load('c', allow_pickle=True)\n"
+    safe = "import torch\nx = torch.load('a.pt', weights_only=True)\nimport numpy as np\nz = np.load('c')\n"
+    assert len(unpickling_calls(risky, "risky.py")) == 4
+    assert unpickling_calls(safe, "safe.py") == []
+
+
+def test_runtime_never_unpickles():
+    """No module of the runtime, and no script template, can unpickle a file."""
+    problems = []
+    for module in sorted(RUNTIME.glob("*.py")):
+        problems += unpickling_calls(module.read_text(encoding="utf-8"), module.name)
+    for template in sorted(TEMPLATES.glob("*.py.mustache")):
+        text = template.read_text(encoding="utf-8")
+        problems += [f"{template.name}: {word}" for word in ("pickle", "torch.load", "allow_pickle") if word in text]
+    assert problems == []
+
+
+class Trap:
+    """An object whose unpickling creates the file `marker`: what a booby-trapped pickle does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def trap_bytes(marker: Path) -> bytes:
+    return pickle.dumps({"layer_0": Trap(marker)})
+
+
+def test_trap_would_run_when_unpickled(tmp_path):
+    """The trap is live: unpickling it creates its marker (checked once here, never by the runtime)."""
+    marker = tmp_path / "unpickled"
+    pickle.loads(trap_bytes(marker))["layer_0"].close()
+    assert marker.exists()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("metadata_matches", [False, True], ids=["size mismatch", "size and sha256 rewritten to match"])
+def test_pickle_as_cache_shard_is_rejected(hooked_model, tmp_path, metadata_matches):
+    """A pickle where a shard should be is reported as corrupt and recomputed, never unpickled."""
+    import torch
+
+    from auto_research_probe.cache import cache_activations
+
+    folder = tmp_path / "cache"
+    events = tmp_path / "events.jsonl"
+    prompts = ["the cat sat on the mat", "a dog ran"]
+    first = cache_activations(hooked_model, prompts, [0, 1], "resid_pre", folder, events)
+    (metadata_file,) = folder.glob("*.json")
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    shard = folder / metadata["files"][0]["name"]
+    marker = tmp_path / "trap-ran"
+    payload = trap_bytes(marker)
+    shard.write_bytes(payload)
+    if metadata_matches:
+        import hashlib
+
+        metadata["files"][0]["sha256"] = hashlib.sha256(payload).hexdigest()
+        metadata["files"][0]["bytes"] = len(payload)
+        metadata["bytes"] = sum(info["bytes"] for info in metadata["files"])
+        metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
+
+    second = cache_activations(hooked_model, prompts, [0, 1], "resid_pre", folder, events)
+
+    assert not marker.exists(), "the pickle in the shard was unpickled"
+    assert torch.equal(first[1], second[1])
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    corrupt = [line for line in lines if line["event"] == "cache.corrupt"]
+    assert len(corrupt) == 1
+    expected = "not a readable safetensors file" if metadata_matches else "(truncated or replaced)"
+    assert expected in corrupt[0]["error"]
+    assert shard.read_bytes() != payload, "the trapped shard was not replaced"
+
+
+# ---------------------------------------------------------------------------------------
 # trust_remote_code
 
 
