@@ -327,3 +327,200 @@ def test_rendered_script_mentions_remote_code_only_when_allowed(tmp_path):
     assert "        trust_remote_code=True,\n    )" in on
     compile(on, "logit_lens_on.py", "exec")
     compile(off, "logit_lens_off.py", "exec")
+
+
+# ---------------------------------------------------------------------------------------
+# Full disk and signals
+
+
+FILE_SIZE_LIMIT_SCRIPT = textwrap.dedent(
+    """
+    import errno, json, resource, signal, sys
+    from pathlib import Path
+    from auto_research_probe.results import write_json_atomic
+
+    target = Path(sys.argv[1])
+    # A file-size limit fails a write as a full disk does; with SIGXFSZ ignored the write
+    # raises OSError instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    try:
+        write_json_atomic(target, {"probe_id": "big", "values": ["v" * 100] * 200})
+    except OSError as error:
+        print("OSError", errno.errorcode.get(error.errno))
+        sys.exit(3)
+    print("written")
+    """
+)
+
+
+def test_results_write_past_size_limit_keeps_old_file(tmp_path):
+    """A results write that fails part way (full disk) raises, keeps the old file and leaves no temporary file."""
+    target = tmp_path / "results" / "probe" / "big.json"
+    target.parent.mkdir(parents=True)
+    target.write_text('{"probe_id": "big", "earlier": true}\n', encoding="utf-8")
+
+    completed = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMIT_SCRIPT, str(target)], env=child_env(), capture_output=True, text=True, timeout=120
+    )
+
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert "OSError EFBIG" in completed.stdout
+    assert target.read_text(encoding="utf-8") == '{"probe_id": "big", "earlier": true}\n'
+    assert sorted(path.name for path in target.parent.iterdir()) == ["big.json"]
+
+
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from auto_research_probe import results
+    from auto_research_probe.probe_run import run_with_events
+
+    target, marker = Path(sys.argv[1]), Path(sys.argv[2])
+    real_fsync = os.fsync
+
+    def slow_fsync(descriptor):
+        # The temporary file is written and not yet renamed: the moment a stop hurts most.
+        marker.write_text("writing", encoding="utf-8")
+        time.sleep(60)
+        real_fsync(descriptor)
+
+    os.fsync = slow_fsync
+
+    def body(log, started):
+        return results.write_json_atomic(target, {"probe_id": "p", "new": True})
+
+    run_with_events(intervention="logit_lens", probe_id="p", events_path=target.parent / "events.jsonl", script_path=None, body=body)
+    """
+)
+
+
+def test_sigterm_mid_write_removes_temporary_file(tmp_path):
+    """probe run stops a script with SIGTERM on Ctrl-C: the runtime exits 143 without a temporary file."""
+    target = tmp_path / "results" / "p.json"
+    target.parent.mkdir()
+    target.write_text('{"earlier": true}\n', encoding="utf-8")
+    marker = tmp_path / "writing"
+    child = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(target), str(marker)], env=child_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read()
+            assert time.monotonic() < deadline, "the write did not start"
+            time.sleep(0.02)
+        assert [path.name for path in target.parent.glob(".p.json.*.tmp")], "no temporary file to clean up"
+
+        child.send_signal(signal.SIGTERM)
+        returncode = child.wait(timeout=30)
+    finally:
+        child.kill()
+
+    assert returncode == 143
+    assert target.read_text(encoding="utf-8") == '{"earlier": true}\n'
+    assert sorted(path.name for path in target.parent.iterdir()) == ["events.jsonl", "p.json"]
+    lines = [json.loads(line) for line in (target.parent / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["event"] for line in lines] == ["probe.start"]
+
+
+SLOW_WRITER_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import torch
+
+    from auto_research_probe.cache import cache_activations
+
+    class Hook:
+        def __init__(self, name):
+            self.name = name
+
+    class SlowModel:
+        # A HookedTransformer stand-in whose resid_pre at layer L is (L + 1) * token id.
+        def __init__(self):
+            self.cfg = SimpleNamespace(n_layers=2, n_ctx=64, device="cpu", dtype=torch.float32, model_name="slow")
+            self.hook_dict = {f"blocks.{layer}.hook_resid_pre": None for layer in range(2)}
+            self.tokenizer = None
+
+        def run_with_hooks(self, tokens, return_type=None, stop_at_layer=None, fwd_hooks=()):
+            time.sleep(float(sys.argv[3]))
+            for name, hook in fwd_hooks:
+                layer = int(name.split(".")[1])
+                hook(tokens[..., None].float().expand(-1, -1, 4) * (layer + 1), Hook(name))
+
+    folder, marker = Path(sys.argv[1]), Path(sys.argv[2])
+
+    def progress(done, total):
+        marker.write_text(f"{done} of {total}", encoding="utf-8")
+
+    prompts = [[index, index + 1, index + 2] for index in range(6)]
+    out = cache_activations(SlowModel(), prompts, [0, 1], "resid_pre", folder, folder / "events.jsonl", batch_size=2, weights_sha256="w", progress=progress)
+    print({str(layer): tensor.sum().item() for layer, tensor in out.items()})
+    """
+)
+
+
+@pytest.mark.torch
+def test_kill_9_mid_cache_write_leaves_cache_usable(tmp_path):
+    """A writer killed with SIGKILL after its first shard commits nothing; the next lookup recomputes."""
+    folder = tmp_path / "cache"
+    marker = tmp_path / "progress"
+    script = tmp_path / "writer.py"
+    script.write_text(SLOW_WRITER_SCRIPT, encoding="utf-8")
+    child = subprocess.Popen([sys.executable, str(script), str(folder), str(marker), "30"], env=child_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read()
+            assert time.monotonic() < deadline, "the first batch was not written"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        child.kill()
+    assert list(folder.glob("*.safetensors")), "the killed writer left no shard to test with"
+    assert not [path for path in folder.glob("*.json")], "an entry was committed"
+
+    completed = subprocess.run([sys.executable, str(script), str(folder), str(marker), "0"], env=child_env(), capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "{'0': 252.0, '1': 504.0}"
+    events = [json.loads(line)["event"] for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert events == ["cache.miss", "cache.miss", "cache.write"]
+    assert len(list(folder.glob("*.json"))) == 1
+    assert len(list(folder.glob("*.safetensors"))) == 3
+    assert not list(folder.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------
+# Secrets
+
+
+@pytest.mark.integration
+@pytest.mark.torch
+def test_probe_run_writes_no_secret(tmp_path, tiny_model_dir):
+    """A real logit-lens probe run with NDIF_API_KEY and HF_TOKEN set writes neither value anywhere."""
+    from test_templates import make_project
+
+    code = make_project(tmp_path, tiny_model_dir)
+    env = child_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg", NDIF_API_KEY=NDIF_KEY, HF_TOKEN=HF_TOKEN)
+    env.pop("PYTHONPATH")
+
+    completed = subprocess.run(
+        [sys.executable, "analysis/logit_lens_20261204.py"], cwd=code, env=env, capture_output=True, timeout=600
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (code / "results" / "probe" / "logit_lens_tiny.json").is_file()
+    assert (code / "cache" / "events.jsonl").is_file()
+    for stream in (completed.stdout, completed.stderr):
+        assert NDIF_KEY.encode() not in stream
+        assert HF_TOKEN.encode() not in stream
+    written = [path for path in code.rglob("*") if path.is_file()]
+    assert len(written) > 20
+    for path in written:
+        content = path.read_bytes()
+        assert NDIF_KEY.encode() not in content, path
+        assert HF_TOKEN.encode() not in content, path
