@@ -39,8 +39,8 @@ public final class AtomicFiles {
             try {
                 try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
                     ByteBuffer buffer = ByteBuffer.wrap(content);
-                    // One write may store only part of the bytes (at a file size limit or on a
-                    // nearly full disk); the next one then fails with the reason.
+                    // One write may store only part of the bytes, at a file size limit or on a
+                    // nearly full disk. The next write then fails with the reason.
                     while (buffer.hasRemaining()) {
                         channel.write(buffer);
                     }

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ScriptFaultTest {
     private static final String EARLIER = "{\"earlier\": \"results\"}\n";
 
-    /** Starts writing results and a cache entry, marks that it has, then waits for its fate. */
+    /** A script prefix that starts writing results and a cache entry, then writes the marker file. */
     private static final String MID_WRITE = """
             import os, sys, time
             from pathlib import Path

@@ -96,10 +96,10 @@ class DemoEndToEndTest {
     }
 
     /**
-     * Writes the reports of the demo with the same dummy secrets set, then checks that neither
-     * value is in the output of either command or in any file under the root: results, plots,
+     * Writes the reports of the demo with the same dummy secrets set. Then checks that neither
+     * value is in the output of either command, or in any file under the root: results, plots,
      * pages, events, cache, logs, reports, index and manifests. The installed packages in
-     * {@code code/.venv} are skipped: uv writes them, and reading them all takes minutes.
+     * {@code code/.venv} are skipped, because uv writes them and reading them all takes minutes.
      */
     private void checkNoSecretWritten(ProbeContext context, CliRun demo) throws IOException {
         CliRun report = CliRun.execute(context, "probe", "report", DemoInputs.SLUG, "--root", root.toString());
