@@ -144,6 +144,8 @@ class ActivationPatchingConfig:
     script_path: str | None = None
     bootstrap_seed: int = 0
     method: str = "exact"
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -505,7 +507,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
     model_id = resolve_model_id(config.model_id, root)
     records = load_pairs_jsonl(resolve_in_project(config.pairs_path, root))
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     layers = resolve_layers(model, config.layers)
     sites = [site for site in SITES if site in config.sites]

@@ -94,6 +94,8 @@ class AttentionPatternConfig:
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -382,7 +384,7 @@ def run_attention_pattern(config: AttentionPatternConfig, project_root: str | os
 def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: float) -> Path:
     model_id = resolve_model_id(config.model_id, root)
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     layers = check_layers(config.layers, n_layers)

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .jsonl import jsonl_lines
+
 ALIGN_MODES = ("left_pad", "truncate_left")
 
 
@@ -48,7 +50,7 @@ def load_prompts_jsonl(path: str | os.PathLike[str]) -> list[PromptExample]:
         raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
 
     examples = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:

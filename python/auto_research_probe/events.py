@@ -121,8 +121,16 @@ class EventLog:
 
         line = json.dumps(record, ensure_ascii=False, default=str, sort_keys=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        # One write call per line, on a file opened with O_APPEND, so that lines appended by
+        # processes at the same time do not interleave (on a local file system).
+        data = (line + "\n").encode("utf-8")
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            written = os.write(descriptor, data)
+            while written < len(data):
+                written += os.write(descriptor, data[written:])
+        finally:
+            os.close(descriptor)
         return record
 
     def error(self, event: str, error: BaseException, duration_ms: float = 0.0, **fields: Any) -> dict[str, Any] | None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .jsonl import jsonl_lines
+
 
 @dataclass(frozen=True)
 class LabeledText:
@@ -38,7 +40,7 @@ def load_labeled_texts(path: str | os.PathLike[str], require_labels: bool = True
         raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
 
     examples = []
-    for line_number, line in enumerate(content.splitlines(), start=1):
+    for line_number, line in enumerate(jsonl_lines(content), start=1):
         if not line.strip():
             continue
         try:

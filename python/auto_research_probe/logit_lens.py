@@ -81,6 +81,8 @@ class LogitLensConfig:
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 def compute_lens_logits(model: Any, resid: Float[torch.Tensor, "batch pos d_model"]) -> Float[torch.Tensor, "batch pos d_vocab"]:
@@ -208,7 +210,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
     model_id = resolve_model_id(config.model_id, root)
     pool = load_prompts_jsonl(resolve_in_project(config.prompts_path, root))
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     n_layers = model.cfg.n_layers
     layers = list(range(n_layers + 1)) if config.layers is None else [int(layer) for layer in config.layers]

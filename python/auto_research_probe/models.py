@@ -92,7 +92,7 @@ def _check_hub_id_available_offline(model_id: str) -> None:
         )
 
 
-def load_hooked_model(model_id: str, dtype: str = "float32", device: str | None = None) -> Any:
+def load_hooked_model(model_id: str, dtype: str = "float32", device: str | None = None, trust_remote_code: bool = False) -> Any:
     """Load a TransformerLens HookedTransformer with the default weight processing.
 
     A local folder in Hugging Face format loads its config, weights and tokenizer
@@ -100,6 +100,8 @@ def load_hooked_model(model_id: str, dtype: str = "float32", device: str | None 
     `HookedTransformer.from_pretrained`, which accepts the official TransformerLens
     names and their aliases. The model is returned in eval mode with gradients off.
     `model.cfg.default_prepend_bos` records whether `tokenize_prompt` prepends BOS.
+    Python code shipped with a model runs only with `trust_remote_code=True`
+    (`probe setup --trust-remote-code`); see `check_remote_code_allowed`.
     """
     from transformer_lens import HookedTransformer
 
@@ -107,17 +109,41 @@ def load_hooked_model(model_id: str, dtype: str = "float32", device: str | None 
     device = device or default_device()
 
     if _is_local_model_folder(model_id):
-        model = _load_hooked_from_folder(Path(model_id), torch_dtype, device)
+        model = _load_hooked_from_folder(Path(model_id), torch_dtype, device, trust_remote_code)
     else:
+        check_remote_code_allowed(model_id, trust_remote_code)
         _check_hub_id_available_offline(model_id)
-        model = HookedTransformer.from_pretrained(model_id, dtype=torch_dtype, device=device)
+        model = HookedTransformer.from_pretrained(model_id, dtype=torch_dtype, device=device, trust_remote_code=trust_remote_code)
 
     model.eval()
     model.requires_grad_(False)
     return model
 
 
-def _load_hooked_from_folder(folder: Path, torch_dtype: torch.dtype, device: str) -> Any:
+def check_remote_code_allowed(model_id: str, trust_remote_code: bool) -> None:
+    """Raise ValueError when TransformerLens would run the model's own code without being allowed to.
+
+    transformer-lens 3.5 turns `trust_remote_code` on by itself for the hub models in its
+    `NEED_REMOTE_CODE_MODELS` list (Qwen, phi-2, ...), with only a log line. Here that
+    needs the caller's `trust_remote_code=True`.
+    """
+    if trust_remote_code:
+        return
+    from transformer_lens import loading_from_pretrained as loading
+
+    names = {model_id}
+    try:
+        names.add(loading.get_official_model_name(model_id))
+    except (ValueError, KeyError):
+        pass
+    if any(name.startswith(loading.NEED_REMOTE_CODE_MODELS) for name in names):
+        raise ValueError(
+            f"model {model_id!r} runs Python code from its hub repository (trust_remote_code), which is off; "
+            "read that code, then set the probe up again with `auto-research probe setup ... --trust-remote-code`"
+        )
+
+
+def _load_hooked_from_folder(folder: Path, torch_dtype: torch.dtype, device: str, trust_remote_code: bool = False) -> Any:
     """Build a HookedTransformer from a local Hugging Face folder without the official-name check.
 
     `HookedTransformer.from_pretrained` (transformer-lens 3.5) rejects names that are
@@ -129,18 +155,20 @@ def _load_hooked_from_folder(folder: Path, torch_dtype: torch.dtype, device: str
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     _check_local_folder(folder)
-    hf_config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    # trust_remote_code is passed explicitly: a folder whose config names its own Python
+    # classes (auto_map) must not get them imported unless the person allowed it.
+    hf_config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_remote_code)
     architectures = list(getattr(hf_config, "architectures", None) or [])
     architecture = architectures[0] if architectures else type(hf_config).__name__
 
-    hf_model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch_dtype)
+    hf_model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch_dtype, trust_remote_code=trust_remote_code)
     hf_model.requires_grad_(False)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_remote_code)
 
     if architecture == "GPT2LMHeadModel":
         cfg, state_dict = _gpt2_config_and_state_dict(folder, hf_config, hf_model, torch_dtype, device)
     else:
-        cfg, state_dict = _generic_config_and_state_dict(folder, hf_model, architecture, torch_dtype, device)
+        cfg, state_dict = _generic_config_and_state_dict(folder, hf_model, architecture, torch_dtype, device, trust_remote_code)
 
     model = HookedTransformer(cfg, tokenizer, move_to_device=False)
     model.load_and_process_state_dict(
@@ -188,7 +216,7 @@ def _gpt2_config_and_state_dict(folder: Path, hf_config: Any, hf_model: Any, tor
     return cfg, convert_gpt2_weights(hf_model, cfg)
 
 
-def _generic_config_and_state_dict(folder: Path, hf_model: Any, architecture: str, torch_dtype: torch.dtype, device: str) -> tuple[Any, dict]:
+def _generic_config_and_state_dict(folder: Path, hf_model: Any, architecture: str, torch_dtype: torch.dtype, device: str, trust_remote_code: bool = False) -> tuple[Any, dict]:
     import transformer_lens.loading_from_pretrained as loading
 
     try:
@@ -199,6 +227,7 @@ def _generic_config_and_state_dict(folder: Path, hf_model: Any, architecture: st
             device=device,
             dtype=torch_dtype,
             local_files_only=True,
+            trust_remote_code=trust_remote_code,
         )
         state_dict = loading.get_pretrained_state_dict(str(folder), cfg, hf_model, dtype=torch_dtype)
     except (ValueError, AttributeError, KeyError, NotImplementedError) as error:
@@ -212,12 +241,13 @@ def _generic_config_and_state_dict(folder: Path, hf_model: Any, architecture: st
     return cfg, state_dict
 
 
-def load_nnsight_model(model_id: str, device_map: str | None = None, **kwargs: Any) -> Any:
+def load_nnsight_model(model_id: str, device_map: str | None = None, trust_remote_code: bool = False, **kwargs: Any) -> Any:
     """Load an nnsight `TransformersModel` for text generation with an explicit tokenizer.
 
     A local folder loads from disk only. nnsight 0.8 needs `task=` and
     `tokenizer=` to build the model offline, so both are always passed. Extra keyword
     arguments (for example `dtype=`) go to nnsight and on to `from_pretrained`.
+    `trust_remote_code` is passed to the tokenizer and the model, off unless given.
     """
     from nnsight import TransformersModel
     from transformers import AutoTokenizer
@@ -231,10 +261,10 @@ def load_nnsight_model(model_id: str, device_map: str | None = None, **kwargs: A
     else:
         _check_hub_id_available_offline(model_id)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local)
+    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local, trust_remote_code=trust_remote_code)
     if device_map is not None:
         kwargs["device_map"] = device_map
-    return TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=True, **kwargs)
+    return TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=True, trust_remote_code=trust_remote_code, **kwargs)
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
@@ -360,7 +390,7 @@ class EncoderModel:
         self.cfg = cfg
 
 
-def load_encoder(model_id: str, dtype: str = "float32", device: str | None = None) -> EncoderModel:
+def load_encoder(model_id: str, dtype: str = "float32", device: str | None = None, trust_remote_code: bool = False) -> EncoderModel:
     """Load a BERT-type encoder and its tokenizer with `local_files_only=True`, in eval mode with gradients off.
 
     `model_id` is a local Hugging Face folder (or a hub id already in the local cache).
@@ -378,8 +408,8 @@ def load_encoder(model_id: str, dtype: str = "float32", device: str | None = Non
         )
     torch_dtype = parse_dtype(dtype)
     device = device or default_device()
-    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True)
-    model = AutoModel.from_pretrained(model_id, local_files_only=True, dtype=torch_dtype)
+    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True, trust_remote_code=trust_remote_code)
+    model = AutoModel.from_pretrained(model_id, local_files_only=True, dtype=torch_dtype, trust_remote_code=trust_remote_code)
     model.to(device)
     model.eval()
     model.requires_grad_(False)

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from jaxtyping import Float, Int
 
+from .jsonl import jsonl_lines
 from .models import tokenize_continuation, tokenize_prompt
 
 PAIR_KEYS = ("clean", "corrupted", "answer", "wrong_answer")
@@ -76,7 +77,7 @@ def load_pairs_jsonl(path: str | os.PathLike[str]) -> list[PairRecord]:
         raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
 
     records = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         try:

@@ -122,6 +122,8 @@ class PathPatchingConfig:
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 def head_name(head: Head) -> str:
@@ -555,7 +557,7 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
     model_id = resolve_model_id(config.model_id, root)
     records = load_pairs_jsonl(resolve_in_project(config.pairs_path, root))
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     layers = _check_layers(model, config.layers)

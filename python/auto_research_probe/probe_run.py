@@ -4,10 +4,13 @@ wrapper around a run, and atomic writes of pages and plots.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +62,37 @@ def run_with_events(
     started = time.perf_counter()
     log.emit("probe.start", probe_id=probe_id, intervention=intervention)
     try:
-        results_path = body(log, started)
+        with exit_cleanly_on_sigterm():
+            results_path = body(log, started)
     except Exception as error:
         log.error("probe.error", error, duration_ms=(time.perf_counter() - started) * 1000, probe_id=probe_id)
         raise
     log.emit("probe.end", duration_ms=(time.perf_counter() - started) * 1000, probe_id=probe_id, results=str(results_path))
     return results_path
+
+
+@contextlib.contextmanager
+def exit_cleanly_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into `SystemExit(143)` while the block runs, so cleanup code runs before the exit.
+
+    `probe run` stops a script with SIGTERM when it is interrupted (Ctrl-C). By default
+    Python then dies at once. Raised as an exception, the signal lets the `except
+    BaseException` and `finally` blocks of the atomic writes and the cache remove their
+    temporary files first. The exit status stays 143 (128 + SIGTERM). Outside the main
+    thread, or when a handler other than the default one is installed, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def save_figure_atomic(figure: Any, target: Path, dpi: int = 120) -> Path:

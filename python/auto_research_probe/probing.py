@@ -110,6 +110,8 @@ class ProbingConfig:
     cache_dir: str = "cache/activations"
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -529,7 +531,11 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Pa
     encoder = encoder_config(model_id) is not None
     check_hook_and_position(config.hook, config.position, encoder=encoder)
     load_started = time.perf_counter()
-    model: Any = load_encoder(model_id, config.dtype, config.device) if encoder else load_hooked_model(model_id, dtype=config.dtype, device=config.device)
+    model: Any = (
+        load_encoder(model_id, config.dtype, config.device, trust_remote_code=config.trust_remote_code)
+        if encoder
+        else load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
+    )
     load_ms = (time.perf_counter() - load_started) * 1000
     layers = resolve_layers(model.cfg.n_layers, config.hook, config.layers)
     texts = [example.text for example in examples]

@@ -158,6 +158,8 @@ class SaeFeatureLookupConfig:
     events_path: str = "cache/events.jsonl"
     script_path: str | None = None
     bootstrap_seed: int = 0
+    # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
+    trust_remote_code: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -830,7 +832,9 @@ def _run(config: SaeFeatureLookupConfig, root: Path, log: EventLog, started: flo
     sae_config = read_sae_config(sae_folder) if sae_folder is not None else None
 
     load_started = time.perf_counter()
-    model = load_hooked_model(resolve_model_id(config.model_id, root), dtype=config.dtype, device=config.device)
+    model = load_hooked_model(
+        resolve_model_id(config.model_id, root), dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code
+    )
     load_ms = (time.perf_counter() - load_started) * 1000
     n_layers = model.cfg.n_layers
     if not 0 <= config.layer < n_layers:

@@ -378,6 +378,8 @@ def test_demo_run_separates_induction_from_the_control(tmp_path):
 
 def render_sample(template: str, values: dict) -> str:
     template = re.sub(r"\{\{![^}]*\}\}", "", template)
+    # The section is rendered only with --trust-remote-code, which these scripts do not use.
+    template = re.sub(r"^\{\{#trust_remote_code\}\}\n.*?^\{\{/trust_remote_code\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
     return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
 
 

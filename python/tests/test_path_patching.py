@@ -199,6 +199,8 @@ def test_derangement_keeps_length_bucket():
 
 def render(template: str, values: dict) -> str:
     template = re.sub(r"\{\{![^}]*\}\}", "", template)
+    # The section is rendered only with --trust-remote-code, which these scripts do not use.
+    template = re.sub(r"^\{\{#trust_remote_code\}\}\n.*?^\{\{/trust_remote_code\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
     return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
 
 

@@ -1,7 +1,8 @@
 """Render the Mustache templates into a research-project layout and run the scripts.
 
 The renderer here covers only the subset the templates use: `{{name}}` variables,
-one `{{#probes}}...{{/probes}}` list section and `{{! ... }}` comments. The Java renderer is the real one; this checks the templates themselves.
+the `{{#probes}}...{{/probes}}` list section, the `{{#trust_remote_code}}` section (a list
+here: empty is off) and `{{! ... }}` comments. The Java renderer is the real one; this checks the templates themselves.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def render(template: str, values: dict) -> str:
     return re.sub(r"\{\{(\w+)\}\}", variable, template)
 
 
-COMMON = {"slug": "tiny-study", "package": PACKAGE, "tool_version": "0.1.0", "generated_on": "2026-12-04"}
+COMMON = {"slug": "tiny-study", "package": PACKAGE, "tool_version": "0.1.0", "generated_on": "2026-12-04", "trust_remote_code": []}
 HOSTILE_HYPOTHESIS = 'Layer 1 """predicts""" the \\ answer\n{{slug}} \u2028 end'
 
 

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
             "Create .research/induction-demo/ with an experiment plan and a uv project holding a trained 2-layer"
                     + " demo model, its prompts and its clean/corrupted pairs, set up four probes (logit lens,"
                     + " attention pattern, activation patching, path patching) on all layers, and run them.",
-            "Re-running keeps files you edited. Prints each results file on stdout as"
+            "Re-running keeps files you edited unless --force is given. Prints each results file on stdout as"
                     + " '<path><TAB>valid' or '<path><TAB>invalid (N problems)'."
         })
 final class DemoCommand implements Callable<Integer> {
@@ -29,6 +29,11 @@ final class DemoCommand implements Callable<Integer> {
                     + " is local).")
     private boolean online;
 
+    @Option(names = "--force",
+            description = "Overwrite demo files and scripts you edited since the last demo or setup (by default"
+                    + " they are kept and listed as skipped).")
+    private boolean force;
+
     DemoCommand(ProbeContext context) {
         this.context = context;
     }
@@ -38,7 +43,7 @@ final class DemoCommand implements Callable<Integer> {
         Console console = common.console();
         // The run service prints each results file on stdout as it validates it.
         DemoService.DemoResult result = Services.demo(context, console, common.allowUvInstall())
-                .run(common.root(context), common.allowUvInstall(), online);
+                .run(common.root(context), common.allowUvInstall(), online, force);
         return result.exitCode().code();
     }
 }

@@ -2,7 +2,10 @@ package io.autoresearch.probe.cli;
 
 import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.workspace.Slug;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import picocli.CommandLine;
 
 /**
@@ -20,6 +23,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
         if (error instanceof ProbeException probeError) {
             err.println(PREFIX + probeError.getMessage());
             exitCode = probeError.exitCode().code();
+        } else if (error instanceof UncheckedIOException fileError) {
+            err.println(PREFIX + describeFileError(fileError));
+            exitCode = ExitCode.ENVIRONMENT.code();
         } else {
             err.println(PREFIX + "internal error: " + error);
             if (!verbose) {
@@ -38,11 +44,74 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     public int handleParseException(CommandLine.ParameterException error, String[] args) {
         CommandLine commandLine = error.getCommandLine();
         PrintWriter err = commandLine.getErr();
+        String dashedSlug = slugTakenForOption(error, args);
+        if (dashedSlug != null) {
+            err.println(PREFIX + "'" + dashedSlug + "' is not an option of "
+                    + commandLine.getCommandSpec().qualifiedName() + ", and not a valid slug: a slug must start with"
+                    + " a lower-case letter (slugs match " + Slug.PATTERN.pattern() + ")");
+            err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.flush();
+            return ExitCode.USAGE.code();
+        }
         err.println(PREFIX + error.getMessage());
         CommandLine.UnmatchedArgumentException.printSuggestions(error, err);
         err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
         return ExitCode.USAGE.code();
+    }
+
+    /**
+     * Returns the argument that picocli took for an unknown option where the command expected its
+     * SLUG, or null. {@code probe run -x} otherwise reports only that SLUG is missing.
+     */
+    static String slugTakenForOption(CommandLine.ParameterException error, String[] args) {
+        CommandLine.Model.CommandSpec spec = error.getCommandLine().getCommandSpec();
+        boolean takesSlug = spec.positionalParameters().stream()
+                .anyMatch(parameter -> "SLUG".equals(parameter.paramLabel()));
+        boolean slugProblem = error instanceof CommandLine.MissingParameterException missing
+                ? missing.getMissing().stream().anyMatch(arg -> "SLUG".equals(arg.paramLabel()))
+                : error instanceof CommandLine.UnmatchedArgumentException;
+        if (!takesSlug || !slugProblem || args == null) {
+            return null;
+        }
+        String previous = null;
+        for (String arg : args) {
+            CommandLine.Model.OptionSpec previousOption = previous == null || previous.contains("=")
+                    ? null : spec.findOption(previous);
+            boolean valueOfPrevious = previousOption != null && previousOption.arity().max() > 0;
+            if (!valueOfPrevious && arg.startsWith("-") && !arg.equals("-") && !arg.equals("--")
+                    && spec.findOption(optionName(arg)) == null && !isShortOptionCluster(spec, arg)) {
+                return arg;
+            }
+            previous = arg;
+        }
+        return null;
+    }
+
+    /** Returns whether {@code arg} is short options written together, such as {@code -qv}. */
+    private static boolean isShortOptionCluster(CommandLine.Model.CommandSpec spec, String arg) {
+        if (arg.length() < 3 || arg.startsWith("--")) {
+            return false;
+        }
+        return arg.substring(1).chars().allMatch(letter -> spec.findOption("-" + (char) letter) != null);
+    }
+
+    /** Returns the option name of {@code --name=value}, or the argument itself. */
+    private static String optionName(String arg) {
+        int equals = arg.indexOf('=');
+        return equals > 0 ? arg.substring(0, equals) : arg;
+    }
+
+    /** Formats a failed read or write of a file: what failed, why (such as a full disk) and what to do. */
+    static String describeFileError(UncheckedIOException error) {
+        Throwable cause = error.getCause();
+        String reason = cause == null ? "" : cause.getMessage();
+        if (cause instanceof FileSystemException fileSystemError && fileSystemError.getReason() != null) {
+            reason = fileSystemError.getReason();
+        }
+        return error.getMessage() + (reason == null || reason.isBlank() ? "" : ": " + reason)
+                + "; free space on the disk or fix the folder's permissions, then run again. Files written before"
+                + " are unchanged, because each file is replaced only once its new version is complete";
     }
 
     private static boolean isVerbose(CommandLine.ParseResult parseResult) {

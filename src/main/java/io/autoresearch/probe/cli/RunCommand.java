@@ -30,7 +30,10 @@ import picocli.CommandLine.Spec;
             "Every results file in code/results/probe/ that the scripts wrote or changed is validated against the"
                     + " results schema and its semantic rules.",
             "Prints each results file on stdout as '<path><TAB>valid' or '<path><TAB>invalid'. Full logs are"
-                    + " written to code/.auto-research/logs/."
+                    + " written to code/.auto-research/logs/, with the values of NDIF_API_KEY, HF_TOKEN and other"
+                    + " secret variables replaced by [redacted].",
+            "One run at a time works in a project: a second run waits for the lock"
+                    + " code/.auto-research/run.lock. Ctrl-C stops uv, the script and everything it started."
         })
 final class RunCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -50,8 +53,8 @@ final class RunCommand implements Callable<Integer> {
     private boolean online;
 
     @Option(names = "--timeout", paramLabel = "SECONDS",
-            description = "Kill a script that runs longer than this many seconds (default: no limit; uv sync"
-                    + " is never limited).")
+            description = "Kill a script that runs longer than this many seconds, and exit with 8 (default: no"
+                    + " limit; uv sync is never limited).")
     private Long timeoutSeconds;
 
     RunCommand(ProbeContext context) {

@@ -159,6 +159,11 @@ final class SetupCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Overwrite files you edited since the last setup.")
     private boolean force;
 
+    @Option(names = "--trust-remote-code",
+            description = "Let the model run Python code shipped in its hub repository or folder (off by default;"
+                    + " setup warns, and only the scripts set up with this flag say trust_remote_code=True).")
+    private boolean trustRemoteCode;
+
     SetupCommand(ProbeContext context) {
         this.context = context;
     }
@@ -172,7 +177,7 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method);
+                topK, method, trustRemoteCode);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         console.result(result.script().toString());
         console.result(result.mainScript().toString());

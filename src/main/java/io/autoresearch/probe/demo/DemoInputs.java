@@ -101,13 +101,22 @@ public final class DemoInputs {
 
     /** Returns the setup options the demo uses for one intervention in the project under {@code codeDir}. */
     public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall) {
+        return setupOptions(intervention, root, codeDir, noInstall, false);
+    }
+
+    /**
+     * Returns the setup options the demo uses for one intervention; with {@code force} they
+     * overwrite demo files a person edited.
+     */
+    public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall,
+            boolean force) {
         Path prompts = intervention.input() == Intervention.Input.PROMPTS ? codeDir.resolve(PROMPTS_PATH) : null;
         Path pairs = intervention.input() == Intervention.Input.PAIRS ? codeDir.resolve(PAIRS_PATH) : null;
         Path labels = intervention.input() == Intervention.Input.LABELS ? codeDir.resolve(LABELS_PATH) : null;
         return new SetupOptions(root, SLUG, intervention.id(), codeDir.resolve(MODEL_PATH).toString(),
                 layers(intervention), prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
-                SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, false,
-                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null);
+                SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, force,
+                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false);
     }
 
     /** Returns the {@code --layers} value of the demo's probe of {@code intervention}. */

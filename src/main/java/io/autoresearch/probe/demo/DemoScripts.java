@@ -1,6 +1,7 @@
 package io.autoresearch.probe.demo;
 
 import io.autoresearch.probe.render.TemplateRenderer;
+import io.autoresearch.probe.setup.AtomicFiles;
 import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.Manifest;
 import io.autoresearch.probe.setup.ProbeScripts;
@@ -70,7 +71,7 @@ public final class DemoScripts {
             List<Path> written = new ArrayList<>();
             for (Map.Entry<String, String> file : render(date, toolVersion).entrySet()) {
                 Path target = folder.resolve(file.getKey());
-                Files.writeString(target, file.getValue(), StandardCharsets.UTF_8);
+                AtomicFiles.write(target, file.getValue().getBytes(StandardCharsets.UTF_8));
                 written.add(target);
             }
             return written;

@@ -81,6 +81,14 @@ public final class DemoService {
      * @param online whether the demo script may reach the model hub (the demo model is local)
      */
     public DemoResult run(Path root, boolean allowUvInstall, boolean online) {
+        return run(root, allowUvInstall, online, false);
+    }
+
+    /**
+     * Builds the demo under {@code root}, sets up its probes and runs them; with {@code force},
+     * demo files and scripts a person edited are overwritten instead of kept.
+     */
+    public DemoResult run(Path root, boolean allowUvInstall, boolean online, boolean force) {
         Workspace workspace = new Workspace(root, Slug.parse(DemoInputs.SLUG));
         Map<String, byte[]> demoFiles = demoFiles();
         workspace.checkInside(workspace.codeDir());
@@ -89,12 +97,12 @@ public final class DemoService {
         if (!Files.isRegularFile(workspace.pyproject())) {
             projectTool.init(workspace.codeDir(), DemoInputs.SLUG);
         }
-        copyDemoFiles(workspace, demoFiles);
+        copyDemoFiles(workspace, demoFiles, force);
 
         List<SetupResult> setups = new ArrayList<>();
         for (Intervention intervention : DemoInputs.INTERVENTIONS) {
             setups.add(setupService.setup(
-                    DemoInputs.setupOptions(intervention, root, workspace.codeDir(), !allowUvInstall)));
+                    DemoInputs.setupOptions(intervention, root, workspace.codeDir(), !allowUvInstall, force)));
         }
         if (runService == null) {
             return new DemoResult(workspace, setups, null);
@@ -131,9 +139,9 @@ public final class DemoService {
         console.info("wrote " + plan);
     }
 
-    private void copyDemoFiles(Workspace workspace, Map<String, byte[]> files) {
+    private void copyDemoFiles(Workspace workspace, Map<String, byte[]> files, boolean force) {
         Manifest manifest = ManifestStore.read(workspace.manifest(), toolVersion);
-        ManagedFiles.Applied applied = ManagedFiles.apply(workspace, manifest, files, false, toolVersion);
+        ManagedFiles.Applied applied = ManagedFiles.apply(workspace, manifest, files, force, toolVersion);
         for (ManagedFiles.Outcome outcome : applied.outcomes()) {
             console.info(outcome.line());
         }

@@ -18,6 +18,9 @@ public final class ProcessFailure {
         if (result.timedOut()) {
             report.append(label).append(" timed out after ").append(formatSeconds(spec.timeout().toMillis()))
                     .append(" and was killed");
+        } else if (signalOf(result) > 0) {
+            report.append(label).append(" was killed by signal ").append(signalName(signalOf(result)))
+                    .append(" (exit code ").append(result.exitCode()).append(')');
         } else {
             report.append(label).append(" failed with exit code ").append(result.exitCode());
         }
@@ -38,6 +41,31 @@ public final class ProcessFailure {
             report.append(System.lineSeparator()).append("  full output: ").append(result.logFile());
         }
         return report.toString();
+    }
+
+    /**
+     * Returns the number of the signal that ended the process, or 0 when it exited by itself or
+     * timed out. A process killed by signal N reports exit code 128 + N, both to Java and through
+     * {@code uv run}, which passes its child's status on.
+     */
+    public static int signalOf(ProcessResult result) {
+        int code = result.exitCode();
+        return !result.timedOut() && code > 128 && code <= 128 + 64 ? code - 128 : 0;
+    }
+
+    /** Returns a signal's usual name, such as {@code SIGKILL} for 9, or {@code signal N} for others. */
+    public static String signalName(int signal) {
+        return switch (signal) {
+            case 1 -> "SIGHUP";
+            case 2 -> "SIGINT";
+            case 3 -> "SIGQUIT";
+            case 6 -> "SIGABRT";
+            case 9 -> "SIGKILL";
+            case 11 -> "SIGSEGV";
+            case 13 -> "SIGPIPE";
+            case 15 -> "SIGTERM";
+            default -> "signal " + signal;
+        };
     }
 
     static String formatSeconds(long millis) {

@@ -2,6 +2,7 @@ package io.autoresearch.probe.process;
 
 import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
+import io.autoresearch.probe.support.Secrets;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,16 +22,16 @@ import org.apache.commons.exec.DefaultExecutor;
 import org.apache.commons.exec.ExecuteWatchdog;
 import org.apache.commons.exec.LogOutputStream;
 import org.apache.commons.exec.PumpStreamHandler;
-import org.apache.commons.exec.ShutdownHookProcessDestroyer;
 import org.apache.commons.exec.Watchdog;
 
 /**
  * Runs a {@link CommandSpec} with Apache Commons Exec and streams its output line by line.
  *
  * <p>Every call waits until the process has exited and both output pumps have drained, so
- * the listeners have seen every line before {@link #run} returns. A shutdown hook destroys
- * the child when the JVM exits (for example on Ctrl-C), and a timeout kills the child and
- * its descendants.
+ * the listeners have seen every line before {@link #run} returns. When the JVM shuts down (for
+ * example on Ctrl-C) {@link ChildProcesses} stops the child and all its descendants, and a
+ * timeout kills the child and its descendants. The values of secret environment variables
+ * ({@link Secrets}) are replaced in every line before it reaches a listener or the log file.
  */
 public final class ProcessRunner {
     /** Number of stderr lines kept for failure reports. */
@@ -63,12 +64,15 @@ public final class ProcessRunner {
      */
     public ProcessResult run(CommandSpec spec, LineListener stdout, LineListener stderr, Path logFile) {
         StderrTail tail = new StderrTail(STDERR_TAIL_LINES);
+        Secrets secrets = Secrets.in(environmentFor(spec));
         try (LogWriter log = LogWriter.open(logFile)) {
-            LineStream out = new LineStream(line -> {
+            LineStream out = new LineStream(raw -> {
+                String line = secrets.redact(raw);
                 log.write(line);
                 stdout.onLine(line);
             });
-            LineStream err = new LineStream(line -> {
+            LineStream err = new LineStream(raw -> {
+                String line = secrets.redact(raw);
                 log.write(line);
                 tail.add(line);
                 stderr.onLine(line);
@@ -80,7 +84,7 @@ public final class ProcessRunner {
                     .get();
             // Accept every exit code, because a failed command is a result to report, not an exception.
             executor.setExitValues(null);
-            executor.setProcessDestroyer(new ShutdownHookProcessDestroyer());
+            executor.setProcessDestroyer(ChildProcesses.instance());
             if (watchdog != null) {
                 executor.setWatchdog(watchdog);
             }

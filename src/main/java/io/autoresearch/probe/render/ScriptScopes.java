@@ -26,7 +26,8 @@ public final class ScriptScopes {
      * pairs path, path patching the receiver, the attention pattern the span length, activation
      * patching the method, probing and SAE feature lookup the labels path and the hook, probing
      * the position and folds, SAE feature lookup the SAE, its width, the targets and top_k. A
-     * variable an intervention does not read is {@code None}, 0 or its default.
+     * variable an intervention does not read is {@code None}, 0 or its default. The section
+     * {@code trust_remote_code} renders {@code trust_remote_code=True} only when it is true.
      */
     public record InterventionScript(
             String slug,
@@ -53,7 +54,8 @@ public final class ScriptScopes {
             String sae_width_literal,
             String target_label_literal,
             String target_token_literal,
-            int top_k) {
+            int top_k,
+            boolean trust_remote_code) {
         public String getPackage() {
             return _package;
         }

@@ -1,5 +1,6 @@
 package io.autoresearch.probe.run;
 
+import io.autoresearch.probe.process.ChildProcesses;
 import io.autoresearch.probe.process.CommandSpec;
 import io.autoresearch.probe.process.ProcessFailure;
 import io.autoresearch.probe.process.ProcessResult;
@@ -17,17 +18,21 @@ import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.uv.Uv;
 import io.autoresearch.probe.uv.UvLocator;
+import io.autoresearch.probe.workspace.Workspace;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -69,15 +74,24 @@ public final class RunService {
     public RunOutcome run(RunRequest request) {
         Path codeDir = request.codeDir();
         Path manifestFile = checkProject(codeDir);
+        checkFoldersInside(codeDir);
         List<Manifest.ProbeEntry> probes = readProbes(manifestFile);
         List<Path> scripts = new ArrayList<>();
         for (Manifest.ProbeEntry probe : probes) {
             scripts.add(resolveScript(codeDir, probe));
         }
         String runId = RunId.generate(clock, readBytes(manifestFile), random);
-        console.info("run " + runId + ": " + scripts.size() + " script(s) in " + codeDir);
-
         Uv uv = new Uv(locator.locate(request.allowUvInstall(), console));
+        try (RunLock lock = RunLock.acquire(codeDir, runId, console, clock)) {
+            return runLocked(request, uv, probes, scripts, runId);
+        }
+    }
+
+    /** Runs uv sync, the scripts and the validation while this run holds the project's lock. */
+    private RunOutcome runLocked(RunRequest request, Uv uv, List<Manifest.ProbeEntry> probes, List<Path> scripts,
+            String runId) {
+        Path codeDir = request.codeDir();
+        console.info("run " + runId + ": " + scripts.size() + " script(s) in " + codeDir);
         Path logsDir = codeDir.resolve(LOGS_FOLDER);
         List<ProcessResult> processes = new ArrayList<>();
 
@@ -88,37 +102,33 @@ public final class RunService {
                     + System.lineSeparator() + "Check the [project.optional-dependencies] " + AttentionExtra.EXTRA
                     + " list in " + codeDir.resolve("pyproject.toml") + " and that the package index is reachable";
             console.error(report);
-            return new RunOutcome(ExitCode.ENVIRONMENT, runId, processes, List.of(), report);
+            ExitCode exitCode = ChildProcesses.shuttingDown() ? ExitCode.INTERRUPTED : ExitCode.ENVIRONMENT;
+            return new RunOutcome(exitCode, runId, processes, List.of(), report);
         }
 
         Path resultsDir = codeDir.resolve("results").resolve("probe");
         ResultsSnapshot before = ResultsSnapshot.take(resultsDir);
         Map<Path, byte[]> previousContent = readResultsFiles(resultsDir);
         Map<String, String> scriptEnvironment = scriptEnvironment(runId, request.online());
-        for (int i = 0; i < scripts.size(); i++) {
-            Path script = scripts.get(i);
-            console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
-            CommandSpec spec = uv.runPython(codeDir, AttentionExtra.EXTRA, script)
-                    .withEnvironment(scriptEnvironment)
-                    .withTimeout(request.scriptTimeout());
-            ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
-            processes.add(result);
-            if (!result.succeeded()) {
-                String report = ProcessFailure.describe(script.toString(), result);
-                console.error(report);
-                // The generated scripts exit with 2 when the runtime rejects their inputs (a
-                // prompt, pair, layer or setting) and with 3 on a file-system error, the same
-                // codes as the CLI's usage and environment errors.
-                ExitCode exitCode = ExitCode.SCRIPT_FAILED;
-                if (!result.timedOut() && result.exitCode() == SCRIPT_INPUT_ERROR_EXIT) {
-                    exitCode = ExitCode.USAGE;
-                    console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
-                } else if (!result.timedOut() && result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
-                    exitCode = ExitCode.ENVIRONMENT;
-                    console.error(script + " hit a file-system error; fix the folder or disk its error names and run"
-                            + " again");
+        Set<Path> temporaryBefore = temporaryFiles(resultsDir);
+        try (ChildProcesses.Registration cleanup = ChildProcesses.onShutdown(
+                () -> removeNewTemporaryFiles(resultsDir, temporaryBefore))) {
+            for (int i = 0; i < scripts.size(); i++) {
+                Path script = scripts.get(i);
+                console.info("running " + script + " (" + (i + 1) + " of " + scripts.size() + ")");
+                CommandSpec spec = uv.runPython(codeDir, AttentionExtra.EXTRA, script)
+                        .withEnvironment(scriptEnvironment)
+                        .withTimeout(request.scriptTimeout());
+                ProcessResult result = runLogged(script.toString(), spec, logsDir.resolve(logName(script)));
+                processes.add(result);
+                if (!result.succeeded()) {
+                    // A script that crashed, was killed or timed out may have left the temporary
+                    // file of an atomic write. The results file itself is still the old one, or none.
+                    removeNewTemporaryFiles(resultsDir, temporaryBefore);
+                    String report = ProcessFailure.describe(script.toString(), result);
+                    console.error(report);
+                    return new RunOutcome(failureCode(script, result), runId, processes, List.of(), report);
                 }
-                return new RunOutcome(exitCode, runId, processes, List.of(), report);
             }
         }
 
@@ -135,6 +145,86 @@ public final class RunService {
         boolean allValid = checked.stream().allMatch(CheckedResults::valid);
         return new RunOutcome(allValid ? ExitCode.SUCCESS : ExitCode.VALIDATION_FAILED, runId, processes, checked,
                 null);
+    }
+
+    /**
+     * Returns the exit code of a run whose script failed, and prints what to do. The generated
+     * scripts exit with 2 when the runtime rejects their inputs (a prompt, pair, layer or
+     * setting) and with 3 on a file-system error, the same codes as the CLI's usage and
+     * environment errors. A script killed by a signal reports 128 + the signal's number.
+     */
+    private ExitCode failureCode(Path script, ProcessResult result) {
+        if (ChildProcesses.shuttingDown()) {
+            return ExitCode.INTERRUPTED;
+        }
+        if (result.timedOut()) {
+            console.error(script + " timed out after --timeout " + result.spec().timeout().toSeconds()
+                    + " s and was stopped; raise the limit or lower --n-examples, then run again");
+            return ExitCode.SCRIPT_TIMED_OUT;
+        }
+        int signal = ProcessFailure.signalOf(result);
+        if (signal > 0) {
+            console.error(script + " was killed by " + ProcessFailure.signalName(signal) + " (for example by kill"
+                    + " -9 or the out-of-memory killer); no results file of it was written, and earlier ones are"
+                    + " kept");
+            return ExitCode.SCRIPT_KILLED;
+        }
+        if (result.exitCode() == SCRIPT_INPUT_ERROR_EXIT) {
+            console.error(script + " rejected its inputs; fix the file or setting its error names and run again");
+            return ExitCode.USAGE;
+        }
+        if (result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
+            console.error(script + " hit a file-system error; fix the folder or disk its error names and run again");
+            return ExitCode.ENVIRONMENT;
+        }
+        return ExitCode.SCRIPT_FAILED;
+    }
+
+    /**
+     * Checks that the folders a run writes into (results, cache, logs, the lock) do not lead out
+     * of the research folder through a symbolic link, before anything runs.
+     */
+    private static void checkFoldersInside(Path codeDir) {
+        Path researchDir = codeDir.getParent();
+        if (researchDir == null) {
+            return;
+        }
+        Workspace.checkInside(researchDir, codeDir);
+        for (String folder : List.of("results/probe", "cache/activations", "cache/events.jsonl", LOGS_FOLDER,
+                RunLock.FILE)) {
+            Workspace.checkInside(researchDir, codeDir.resolve(folder));
+        }
+    }
+
+    /** Returns the hidden temporary files ({@code .<name>.<random>.tmp}) directly in {@code folder}. */
+    static Set<Path> temporaryFiles(Path folder) {
+        Set<Path> found = new HashSet<>();
+        if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+            return found;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(folder, ".*.tmp")) {
+            for (Path entry : entries) {
+                if (Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
+                    found.add(entry);
+                }
+            }
+        } catch (IOException e) {
+            // Listing is best effort: a leftover temporary file is hidden and never read as results.
+        }
+        return found;
+    }
+
+    /** Deletes the temporary files in {@code folder} that were not there before this run's scripts. */
+    static void removeNewTemporaryFiles(Path folder, Set<Path> before) {
+        for (Path file : temporaryFiles(folder)) {
+            if (!before.contains(file)) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException e) {
+                    // Best effort, as above.
+                }
+            }
+        }
     }
 
     /** Returns the variables every script runs with, in addition to the inherited environment. */

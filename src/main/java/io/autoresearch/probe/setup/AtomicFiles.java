@@ -38,7 +38,12 @@ public final class AtomicFiles {
             Path temporary = Files.createTempFile(folder, "." + target.getFileName(), ".tmp");
             try {
                 try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
-                    channel.write(ByteBuffer.wrap(content));
+                    ByteBuffer buffer = ByteBuffer.wrap(content);
+                    // One write may store only part of the bytes, at a file size limit or on a
+                    // nearly full disk. The next write then fails with the reason.
+                    while (buffer.hasRemaining()) {
+                        channel.write(buffer);
+                    }
                     channel.force(true);
                 }
                 setPermissions(temporary, target);

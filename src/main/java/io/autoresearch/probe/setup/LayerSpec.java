@@ -14,7 +14,11 @@ import java.util.Set;
  * {@code i}, and layer {@code n_layers} is the final residual stream after the last block. So a
  * model with {@code n_layers} blocks has valid lens layers {@code 0..n_layers} inclusive.
  *
- * @param layers the layers in the order given, or {@code null} for all layers
+ * <p>The layers are kept in ascending order whatever order they were given in, so that
+ * {@code 2,1} and {@code 1,2} name the same probe ({@code ..._layers_1_to_2}) and every script
+ * and results file lists its layers in order.
+ *
+ * @param layers the layers in ascending order, or {@code null} for all layers
  */
 public record LayerSpec(List<Integer> layers) {
     public static final LayerSpec ALL = new LayerSpec(null);
@@ -54,6 +58,7 @@ public record LayerSpec(List<Integer> layers) {
                 addOnce(text, layers, seen, parseLayer(text, part));
             }
         }
+        layers.sort(null);
         return new LayerSpec(layers);
     }
 

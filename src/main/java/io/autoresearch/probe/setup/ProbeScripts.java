@@ -36,6 +36,8 @@ public final class ProbeScripts {
      *     reads none
      * @param layers the layers, or null for all
      * @param settings the options that only some interventions read
+     * @param trustRemoteCode whether the script lets the model's own Python code run
+     *     ({@code --trust-remote-code}); when false the script does not mention it
      */
     public record ScriptInputs(
             Intervention intervention,
@@ -51,7 +53,15 @@ public final class ProbeScripts {
             List<Integer> seeds,
             String dtype,
             String hypothesis,
-            ProbeSettings settings) {
+            ProbeSettings settings,
+            boolean trustRemoteCode) {
+        /** Creates the inputs of a script that keeps the model's own code off (no {@code --trust-remote-code}). */
+        public ScriptInputs(Intervention intervention, String slug, String packageName, String toolVersion,
+                LocalDate generatedOn, String probeId, String modelId, String dataPath, List<Integer> layers,
+                int nExamples, List<Integer> seeds, String dtype, String hypothesis, ProbeSettings settings) {
+            this(intervention, slug, packageName, toolVersion, generatedOn, probeId, modelId, dataPath, layers,
+                    nExamples, seeds, dtype, hypothesis, settings, false);
+        }
     }
 
     /** Returns the file name of a new intervention script, such as {@code analysis/logit_lens_20261204.py}. */
@@ -117,7 +127,8 @@ public final class ProbeScripts {
                 settings.saeWidth() == null ? "None" : settings.saeWidth().toString(),
                 optional(settings.targetLabel()),
                 optional(settings.targetToken()),
-                settings.topK()));
+                settings.topK(),
+                inputs.trustRemoteCode()));
     }
 
     private static String optional(String value) {

@@ -37,6 +37,8 @@ import java.nio.file.Path;
  * @param targetToken the token SAE feature lookup ranks features by, or null
  * @param topK the top-activating examples per SAE feature, or null for 10
  * @param method the activation-patching method, or null for {@code exact}
+ * @param trustRemoteCode whether the scripts may run Python code shipped with the model
+ *     ({@code --trust-remote-code}); off by default
  */
 public record SetupOptions(
         Path root,
@@ -66,7 +68,8 @@ public record SetupOptions(
         String targetLabel,
         String targetToken,
         Integer topK,
-        String method) {
+        String method,
+        boolean trustRemoteCode) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";

@@ -58,8 +58,9 @@ public final class SetupService {
             console.warn("the SAE folder " + saePath + " is outside code/, so the script refers to it by absolute"
                     + " path; copy it into code/ to keep the project portable");
         }
+        warnAboutRemoteCode(options, plan);
         // Render before any write so that a template problem also leaves the workspace untouched.
-        Map<String, byte[]> scriptFiles = renderScripts(plan);
+        Map<String, byte[]> scriptFiles = renderScripts(plan, options.trustRemoteCode());
         Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());
         Workspace workspace = plan.workspace();
 
@@ -101,7 +102,7 @@ public final class SetupService {
     }
 
     /** Renders probe.py, the intervention script and analysis/<slug>.py, keyed by path relative to code/. */
-    private Map<String, byte[]> renderScripts(SetupPlan plan) {
+    private Map<String, byte[]> renderScripts(SetupPlan plan, boolean trustRemoteCode) {
         String slug = plan.workspace().slug().value();
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put("src/" + plan.packageName() + "/probe.py",
@@ -109,7 +110,7 @@ public final class SetupService {
         files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis(), plan.settings()))));
+                plan.hypothesis(), plan.settings(), trustRemoteCode))));
         List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.
@@ -117,6 +118,21 @@ public final class SetupService {
         files.put(ProbeScripts.mainScriptPath(slug), utf8(scripts.mainScript(slug, plan.packageName(), toolVersion,
                 plan.generatedOn(), planHypothesis != null ? planHypothesis : plan.hypothesis(), probes)));
         return files;
+    }
+
+    /**
+     * Warns, on two lines that stand out, when the scripts will let the model run its own
+     * Python code. Without {@code --trust-remote-code} the scripts do not mention it and the
+     * runtime passes {@code trust_remote_code=False} to every loader.
+     */
+    private void warnAboutRemoteCode(SetupOptions options, SetupPlan plan) {
+        if (!options.trustRemoteCode()) {
+            return;
+        }
+        console.warn("*** --trust-remote-code: the script " + plan.scriptPath() + " lets model '" + plan.modelId()
+                + "' run Python code from its repository or folder, with your permissions ***");
+        console.warn("*** that code can read your files and your NDIF_API_KEY and HF_TOKEN; read it before"
+                + " `probe run`, and set the probe up again without the flag to turn it off ***");
     }
 
     private static Manifest withThisProbe(Manifest manifest, SetupPlan plan) {

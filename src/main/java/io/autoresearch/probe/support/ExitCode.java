@@ -10,8 +10,10 @@ public enum ExitCode {
     USAGE(2, "usage error: an invalid option, argument or input file"),
     ENVIRONMENT(3, "environment problem: uv, Python, the locked extra or the file system"),
     TEMPLATE(4, "template problem: a script could not be rendered"),
-    SCRIPT_FAILED(5, "a generated script failed or timed out"),
+    SCRIPT_FAILED(5, "a generated script failed (it exited with an error)"),
     VALIDATION_FAILED(6, "a results file or a cache entry failed validation"),
+    SCRIPT_KILLED(7, "a generated script was killed by a signal (kill -9, out of memory)"),
+    SCRIPT_TIMED_OUT(8, "a generated script ran past --timeout and was stopped"),
     INTERRUPTED(130, "interrupted (Ctrl-C)");
 
     private final int code;

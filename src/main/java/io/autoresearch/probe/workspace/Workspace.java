@@ -114,6 +114,17 @@ public final class Workspace {
      * lies inside the research folder. Returns the lexically normalised path.
      */
     public Path checkInside(Path path) {
+        return checkInside(researchDir, path);
+    }
+
+    /**
+     * Checks that {@code path}, after following every symbolic link in the part that exists,
+     * lies inside {@code researchDir}, the folder {@code .research/<slug>/}. Returns the
+     * lexically normalised path. For callers that know the folder but not the slug, such as a
+     * run given only its {@code code/} folder.
+     */
+    public static Path checkInside(Path researchDir, Path path) {
+        researchDir = researchDir.toAbsolutePath().normalize();
         Path normalised = path.toAbsolutePath().normalize();
         if (!normalised.startsWith(researchDir)) {
             throw ProbeException.usage("path " + normalised + " is outside the workspace " + researchDir);

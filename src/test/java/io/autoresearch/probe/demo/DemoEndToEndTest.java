@@ -1,6 +1,7 @@
 package io.autoresearch.probe.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -18,6 +19,7 @@ import io.autoresearch.probe.uv.UvLocator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -51,10 +53,17 @@ class DemoEndToEndTest {
     @TempDir
     Path elsewhere;
 
+    /** Dummy values of the secret variables the demo runs with; no output may contain them. */
+    private static final String NDIF_KEY = "ndif-dummy-secret-0123456789";
+    private static final String HF_TOKEN = "hf_dummySecretToken0123456789";
+
     @Test
     void demoWritesValidatedLensResults() throws IOException {
         ProbeContext system = ProbeContext.fromSystem();
-        ProbeContext context = new ProbeContext(system.environment(), system.userHome(), root, system.clock());
+        Map<String, String> environment = new HashMap<>(system.environment());
+        environment.put("NDIF_API_KEY", NDIF_KEY);
+        environment.put("HF_TOKEN", HF_TOKEN);
+        ProbeContext context = new ProbeContext(environment, system.userHome(), root, system.clock());
 
         CliRun run = CliRun.execute(context, "probe", "demo", "--root", root.toString());
 
@@ -83,6 +92,35 @@ class DemoEndToEndTest {
         assertMatchesCommitted(results, COMMITTED_RESULTS, RANK_TOLERANCE);
         checkCircuitResults(codeDir);
         checkCopiedProjectRuns(codeDir, ranks);
+        checkNoSecretWritten(context, run);
+    }
+
+    /**
+     * Writes the reports of the demo with the same dummy secrets set. Then checks that neither
+     * value is in the output of either command, or in any file under the root: results, plots,
+     * pages, events, cache, logs, reports, index and manifests. The installed packages in
+     * {@code code/.venv} are skipped, because uv writes them and reading them all takes minutes.
+     */
+    private void checkNoSecretWritten(ProbeContext context, CliRun demo) throws IOException {
+        CliRun report = CliRun.execute(context, "probe", "report", DemoInputs.SLUG, "--root", root.toString());
+        assertEquals(0, report.exitCode(), report.err());
+
+        for (String output : List.of(demo.out(), demo.err(), report.out(), report.err())) {
+            assertFalse(output.contains(NDIF_KEY), "NDIF_API_KEY in the output");
+            assertFalse(output.contains(HF_TOKEN), "HF_TOKEN in the output");
+        }
+        Path venv = root.resolve(".research").resolve(DemoInputs.SLUG).resolve("code").resolve(".venv");
+        List<Path> files;
+        try (Stream<Path> paths = Files.walk(root)) {
+            files = paths.filter(path -> !path.startsWith(venv)).filter(Files::isRegularFile).toList();
+        }
+        assertTrue(files.stream().anyMatch(path -> path.toString().endsWith("events.jsonl")), files.toString());
+        assertTrue(files.stream().anyMatch(path -> path.toString().endsWith(".md")), files.toString());
+        for (Path file : files) {
+            String content = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+            assertFalse(content.contains(NDIF_KEY), "NDIF_API_KEY in " + file);
+            assertFalse(content.contains(HF_TOKEN), "HF_TOKEN in " + file);
+        }
     }
 
     /**

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.autoresearch.probe.cli.CliRun;
 import io.autoresearch.probe.render.TemplateRenderer;
 import io.autoresearch.probe.setup.Fixtures;
 import io.autoresearch.probe.setup.ModelResolver;
@@ -56,6 +57,10 @@ class DemoServiceTest {
     }
 
     private DemoService.DemoResult runDemo() {
+        return runDemo(false);
+    }
+
+    private DemoService.DemoResult runDemo(boolean force) {
         Clock clock = Clock.fixed(Instant.parse("2026-12-04T10:00:00Z"), ZoneOffset.UTC);
         String version = ToolVersion.current();
         errors = new StringWriter();
@@ -79,7 +84,7 @@ class DemoServiceTest {
         SetupService setup = new SetupService(
                 new SetupValidator(new ModelResolver(Map.of(), root, root), clock, version), projectTool,
                 new TemplateRenderer(), console, version);
-        return new DemoService(setup, projectTool, null, console, version, resources).run(root, false, false);
+        return new DemoService(setup, projectTool, null, console, version, resources).run(root, false, false, force);
     }
 
     @Test
@@ -138,5 +143,33 @@ class DemoServiceTest {
         assertTrue(errors.toString().contains("skipped (edited; use --force to overwrite) analysis/induction-demo.py"),
                 errors.toString());
         assertTrue(errors.toString().contains("kept analysis/logit_lens_20261204.py"), errors.toString());
+    }
+
+    @Test
+    void forceOverwritesEditedFiles() throws IOException {
+        runDemo();
+        Path research = root.resolve(".research/induction-demo");
+        Path plan = research.resolve("04_EXPERIMENT_PLAN.md");
+        Path script = research.resolve("code/analysis/induction-demo.py");
+        Path readme = research.resolve("code/models/induction-demo-model/README.md");
+        Files.writeString(plan, "# my plan\n");
+        Files.writeString(script, "# my analysis\n");
+        Files.writeString(readme, "my notes\n");
+
+        runDemo(true);
+
+        assertEquals("# my plan\n", Files.readString(plan), "the plan is written only when it is missing");
+        assertTrue(Files.readString(script).contains("PROBES = ["), Files.readString(script));
+        assertEquals("demo model\n", Files.readString(readme));
+        assertTrue(errors.toString().contains("wrote analysis/induction-demo.py"), errors.toString());
+    }
+
+    @Test
+    void demoHelpListsForce() {
+        CliRun run = CliRun.execute(root, "probe", "demo", "--help");
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("--force"), run.out());
+        assertTrue(run.out().contains("Overwrite demo files and scripts you edited"), run.out());
     }
 }

@@ -135,7 +135,7 @@ class RunServiceTest {
     }
 
     @Test
-    void scriptTimeoutGivesScriptFailed() throws IOException {
+    void scriptTimeoutGivesScriptTimedOut() throws IOException {
         Path codeDir = FakeProject.create(root, List.of("lens_a"));
         FakeProject.writeScript(codeDir, "lens_a", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)\n");
 
@@ -143,7 +143,7 @@ class RunServiceTest {
         RunOutcome outcome = service().run(new RunRequest(codeDir, true, false, Duration.ofSeconds(3)));
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
 
-        assertEquals(ExitCode.SCRIPT_FAILED, outcome.exitCode());
+        assertEquals(ExitCode.SCRIPT_TIMED_OUT, outcome.exitCode());
         assertTrue(outcome.failure().contains("timed out after 3.0 s"), outcome.failure());
         assertTrue(elapsed.toSeconds() < 45, "the run took " + elapsed);
     }

@@ -24,8 +24,10 @@ class LayerSpecTest {
     }
 
     @Test
-    void listKeepsOrder() {
-        assertEquals(List.of(4, 0, 2), LayerSpec.parse("4,0,2").layers());
+    void listIsSorted() {
+        assertEquals(List.of(0, 2, 4), LayerSpec.parse("4,0,2").layers());
+        assertEquals(List.of(1, 2), LayerSpec.parse("2,1").layers());
+        assertEquals(List.of(0, 1, 2, 5, 6), LayerSpec.parse("5-6,0-2").layers());
     }
 
     @Test
