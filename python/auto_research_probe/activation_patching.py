@@ -673,7 +673,9 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         "probe_id": config.probe_id,
         "intervention": "activation_patching",
         "model_id": config.model_id,
-        "status": decide_status(n_used, config.seeds),
+        # An attribution run estimates the sweeps linearly, so it points to where exact patching
+        # should run and is never a result on its own.
+        "status": "exploratory" if config.method == "attribution" else decide_status(n_used, config.seeds),
         "hypothesis": config.hypothesis,
         "n_examples": n_used,
         "seeds": [int(seed) for seed in config.seeds],
@@ -765,6 +767,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
 # Values are rounded to this many decimals before ranking, so that rounding noise of the
 # exact sweep around an effect of exactly 0 counts as a tie instead of an order.
 _RANK_DECIMALS = 6
+# Per-sweep rank correlations need at least this many cells to mean anything.
+_MIN_RANK_CELLS = 5
 
 
 def _attribution_check(
@@ -784,11 +788,18 @@ def _attribution_check(
     group = list(group)
     exact = patched_logit_diffs(model, [pairs[index] for index in group], sites, layers, batch_size, engine=engine)
     per_site: dict[str, float | None] = {}
+    cells_per_site: dict[str, int] = {}
     all_estimates, all_exact = [], []
     for site in sites:
         estimate = normalise(estimates[site][..., group], clean[group], corrupted[group]).ravel()
         truth = normalise(exact[site], clean[group], corrupted[group]).ravel()
-        per_site[site] = spearman(np.round(estimate, _RANK_DECIMALS), np.round(truth, _RANK_DECIMALS))
+        # A rank correlation over a handful of cells is +1 or -1 by chance, so it is left out.
+        per_site[site] = (
+            spearman(np.round(estimate, _RANK_DECIMALS), np.round(truth, _RANK_DECIMALS))
+            if estimate.size >= _MIN_RANK_CELLS
+            else None
+        )
+        cells_per_site[site] = int(estimate.size)
         all_estimates.append(estimate)
         all_exact.append(truth)
     estimate, truth = np.concatenate(all_estimates), np.concatenate(all_exact)
@@ -802,13 +813,14 @@ def _attribution_check(
         "n_cells": int(estimate.size),
         "spearman": spearman(np.round(estimate, _RANK_DECIMALS), np.round(truth, _RANK_DECIMALS)),
         "spearman_per_sweep": per_site,
+        "n_cells_per_sweep": cells_per_site,
         "max_abs_difference": float(np.abs(estimate - truth).max()),
         "mean_abs_difference": float(np.abs(estimate - truth).mean()),
         "exact_engine": engine,
         "rank_method": (
             f"Spearman rank correlation (average ranks for ties) of estimate against exact value over the cells; "
             f"values rounded to {_RANK_DECIMALS} decimals first, so rounding noise around 0 ties; null when either "
-            "side is constant."
+            f"side is constant, and per sweep when the sweep has fewer than {_MIN_RANK_CELLS} cells."
         ),
     }
 

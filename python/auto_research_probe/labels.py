@@ -66,8 +66,8 @@ def _parse_record(record: Any, source: Path, line_number: int, require_labels: b
 
     if "label" not in record or record["label"] is None:
         if require_labels:
-            raise ValueError(f"{where}: missing key \"label\"; probing needs a label on every line "
-                             f"(keys found: {sorted(record)})")
+            problem = "missing key \"label\"" if "label" not in record else "\"label\" is null"
+            raise ValueError(f"{where}: {problem}; probing needs a label on every line (keys found: {sorted(record)})")
         return LabeledText(text=text, label=None, line_number=line_number)
     return LabeledText(text=text, label=_label_string(record["label"], where), line_number=line_number)
 

@@ -332,6 +332,11 @@ def test_attribution_run_reports_correlation(tmp_path, monkeypatch):
     assert -1.0 <= check["spearman"] <= 1.0
     assert set(check["spearman_per_sweep"]) == set(ap.SITES)
     assert all(value is None or -1.0 <= value <= 1.0 for value in check["spearman_per_sweep"].values())
+    # The all-position sweeps have one cell per layer (2 here): too few for a rank correlation.
+    assert check["n_cells_per_sweep"]["attn_out_all_pos"] == 2
+    assert check["spearman_per_sweep"]["attn_out_all_pos"] is None
+    assert check["spearman_per_sweep"]["head_out"] is not None
+    assert results["status"] == "exploratory"
     assert check["max_abs_difference"] >= check["mean_abs_difference"] >= 0.0
     assert any("rank correlation with exact patching" in text for text in results["alternative_explanations_not_ruled_out"])
     assert np.asarray(results["sweeps"]["resid_pre"]["values"]).shape == (2, 16)

@@ -16,6 +16,23 @@ final class Methods {
     private Methods() {
     }
 
+    /** Returns the method of an activation-patching run with {@code method} {@code attribution}. */
+    static Method attribution() {
+        return new Method("Attribution patching",
+                "Attribution patching estimates every activation-patching effect at once from one clean forward"
+                        + " pass and one corrupted forward and backward pass: the effect of patching a site is"
+                        + " approximated by (clean activation - corrupted activation) times the gradient of the logit"
+                        + " difference at the corrupted run, normalised like activation patching as (patched -"
+                        + " corrupted) / (clean - corrupted). It is a first-order approximation: it can miss"
+                        + " effects that saturate, such as a head that alone restores the whole answer, so the"
+                        + " results file compares it with exact patching on the first seed (attribution_check) and"
+                        + " the run counts as exploratory. Use it to choose where to run exact patching.",
+                List.of("Syed, Rager & Conmy (2023), \"Attribution Patching Outperforms Automated Circuit"
+                        + " Discovery\", arXiv:2310.10348",
+                        "Heimersheim & Nanda (2024), \"How to use and interpret activation patching\","
+                                + " arXiv:2404.15255"));
+    }
+
     static Method of(String intervention) {
         return switch (intervention) {
             case "logit_lens" -> new Method("Logit lens",

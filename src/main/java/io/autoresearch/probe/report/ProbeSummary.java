@@ -116,6 +116,9 @@ final class ProbeSummary {
     }
 
     Methods.Method method() {
+        if ("attribution".equals(results.text("method"))) {
+            return Methods.attribution();
+        }
         return Methods.of(results.intervention());
     }
 

@@ -206,6 +206,12 @@ final class SemanticRules {
                     + " shuffled_control_mean or random_baseline, but neither is present; add one or set status to"
                     + " \"exploratory\"");
         }
+        // Attribution patching is a linear estimate of the patching effects, not a measurement of them.
+        if ("attribution".equals(document.path("method").asText())) {
+            report(JsonPaths.property(JsonPaths.ROOT, "method"), ResultsValidator.RULE_RESULT_EVIDENCE,
+                    "status \"result\" needs measured effects, but method is \"attribution\", a linear estimate;"
+                            + " confirm the top sites with exact patching or set status to \"exploratory\"");
+        }
     }
 
     /**

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.autoresearch.probe.support.ProbeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -19,6 +22,8 @@ import java.util.TreeMap;
  */
 public final class LabelsFile {
     private static final String EXAMPLE = "{\"text\": ..., \"label\": ...}";
+    /** The most classes an error message lists. */
+    private static final int LISTED = 10;
 
     /**
      * What the file holds.
@@ -79,16 +84,24 @@ public final class LabelsFile {
                     + "); a probe needs at least two labels"
                     + " to tell apart, so add texts of another class");
         }
-        StringBuilder small = new StringBuilder();
+        List<String> small = new ArrayList<>();
         counts.forEach((label, count) -> {
             if (count < folds) {
-                small.append(small.length() == 0 ? "" : ", ").append('\'').append(label).append("': ").append(count);
+                small.add("'" + label + "': " + count);
             }
         });
-        if (small.length() > 0) {
+        if (!small.isEmpty()) {
             throw ProbeException.usage("labels file " + file + " has fewer texts than --folds " + folds
-                    + " in class(es) " + small + "; add texts or pass a smaller --folds");
+                    + " in " + small.size() + " of its " + counts.size() + " classes (" + listed(small)
+                    + "); add texts or pass a smaller --folds");
         }
+    }
+
+    /** Joins the first {@value #LISTED} items with commas and says how many more there are. */
+    static String listed(Collection<String> items) {
+        List<String> shown = items.stream().limit(LISTED).toList();
+        String text = String.join(", ", shown);
+        return items.size() > LISTED ? text + " and " + (items.size() - LISTED) + " more" : text;
     }
 
     /** Returns the line's label as the runtime reads it, or null when the line has none. */
@@ -106,8 +119,8 @@ public final class LabelsFile {
         JsonNode label = record.get("label");
         if (label == null || label.isNull()) {
             if (requireLabels) {
-                throw ProbeException.usage(where + ": missing key \"label\"; probing needs a label on every line,"
-                        + " such as " + EXAMPLE);
+                throw ProbeException.usage(where + (label == null ? ": missing key \"label\"" : ": \"label\" is null")
+                        + "; probing needs a label on every line, such as " + EXAMPLE);
             }
             return null;
         }

@@ -21,8 +21,11 @@ public record SaeFolder(Path folder, Integer dIn) {
     public static final String CONFIG = "cfg.json";
     public static final String WEIGHTS = "sae_weights.safetensors";
 
-    /** Checks {@code given} and that its input width equals the width of the model's hook point. */
-    public static SaeFolder check(Path given, ResolvedModel model, String hook) {
+    /**
+     * Checks {@code given}, that its input width equals the width of the model's hook point, and
+     * that the hook it records, if any, is {@code blocks.<layer>.hook_<hook>}.
+     */
+    public static SaeFolder check(Path given, ResolvedModel model, String hook, int layer) {
         Path folder = given.toAbsolutePath().normalize();
         if (!Files.isDirectory(folder)) {
             throw ProbeException.usage("--sae '" + given + "' is not a folder; pass the folder sae-lens saved,"
@@ -48,7 +51,26 @@ public record SaeFolder(Path folder, Integer dIn) {
                     + CONFIG + "), but " + hook + " of model '" + model.displayName() + "' has width "
                     + model.dModel() + "; pass an SAE trained on this model's " + hook + ", or omit --sae to train one");
         }
+        String recorded = recordedHook(config);
+        String expected = "blocks." + layer + ".hook_" + hook;
+        if (recorded != null && !recorded.equals(expected)) {
+            throw ProbeException.usage("the SAE in " + folder + " was trained on " + recorded + " (hook_name in "
+                    + CONFIG + "), but this probe reads " + expected + "; pass --layers and --hook that match the SAE,"
+                    + " or omit --sae to train one");
+        }
         return new SaeFolder(folder, dIn);
+    }
+
+    /** Returns the hook name sae-lens records, under {@code metadata} in newer files or at the top. */
+    private static String recordedHook(JsonNode config) {
+        for (JsonNode node : new JsonNode[] {config.path("metadata"), config}) {
+            for (String key : new String[] {"hook_name", "hook_point"}) {
+                if (node.path(key).isTextual()) {
+                    return node.path(key).asText();
+                }
+            }
+        }
+        return null;
     }
 
     /** Names the folder relative to code/ when it is inside, so the project can move; else absolute. */

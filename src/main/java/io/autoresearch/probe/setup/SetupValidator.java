@@ -60,8 +60,11 @@ public final class SetupValidator {
         checkText("--model", options.model());
         ResolvedModel model = modelResolver.resolve(options.model(), options.allowDownload());
         LayerSpec layerSpec = LayerSpec.parse(options.layers());
-        List<Integer> lensLayers = layerSpec.resolve(model.nLayers(), model.displayName(),
-                intervention == Intervention.LOGIT_LENS);
+        // Layer n_layers is the final residual stream: the logit lens reads it, and so does probing at
+        // resid_pre (for an encoder, the last hidden state).
+        boolean includeFinal = intervention == Intervention.LOGIT_LENS || (intervention == Intervention.PROBING
+                && "resid_pre".equals(options.hook()));
+        List<Integer> lensLayers = layerSpec.resolve(model.nLayers(), model.displayName(), includeFinal);
         List<Integer> scriptLayers = layerSpec.isAll() ? null : layerSpec.layers();
 
         checkOptionsApply(options, intervention);
@@ -241,7 +244,8 @@ public final class SetupValidator {
         if (intervention == Intervention.SAE_FEATURE_LOOKUP) {
             checkSingleLayer(scriptLayers, lensLayers, model);
             if (options.sae() != null) {
-                saePath = SaeFolder.check(options.sae(), model, hook).scriptPath(workspace);
+                List<Integer> chosen = scriptLayers != null ? scriptLayers : lensLayers;
+                saePath = SaeFolder.check(options.sae(), model, hook, chosen.get(0)).scriptPath(workspace);
             }
         }
         return new ProbeSettings(receiver, seqLen, hook, position, folds, saePath, options.saeWidth(),
@@ -283,7 +287,7 @@ public final class SetupValidator {
         if (target != null && !summary.classCounts().containsKey(target)) {
             throw ProbeException.usage("--target-label '" + target + "' does not occur in " + file
                     + (summary.classCounts().isEmpty() ? ", which has no labels; add labels or use --target-token"
-                            : "; its labels are " + String.join(", ", summary.classCounts().keySet())));
+                            : "; its labels are " + LabelsFile.listed(summary.classCounts().keySet())));
         }
         return summary.texts();
     }
@@ -297,8 +301,10 @@ public final class SetupValidator {
         if (Files.isRegularFile(reused)) {
             return reused;
         }
-        throw ProbeException.usage("missing " + option + ": pass " + format + " (setup copies it to code/"
-                + reusedPath + " and reuses it next time)");
+        String name = reusedPath.substring(reusedPath.lastIndexOf('/') + 1);
+        throw ProbeException.usage("missing " + option + ": pass " + format + ". Setup copies it into code/data/"
+                + " under its own name, and a later setup without " + option + " reuses code/" + reusedPath
+                + ", so a file named " + name + " is reused");
     }
 
     /**

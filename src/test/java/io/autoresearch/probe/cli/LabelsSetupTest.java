@@ -123,18 +123,27 @@ class LabelsSetupTest {
         Path fewPerClass = writeLabels(root.resolve("inputs/few.jsonl"), 8, 3);
         Path noLabel = root.resolve("inputs/no-label.jsonl");
         Files.writeString(noLabel, "{\"text\": \"a b\", \"label\": 1}\n{\"text\": \"c d\"}\n");
+        Path nullLabel = root.resolve("inputs/null-label.jsonl");
+        Files.writeString(nullLabel, "{\"text\": \"a b\", \"label\": null}\n");
         Path badLabel = root.resolve("inputs/bad-label.jsonl");
         Files.writeString(badLabel, "{\"text\": \"a b\", \"label\": 1.5}\n");
         Path wideSae = writeSae(root.resolve("saes/wide"), 128);
+        Path otherHookSae = writeSae(root.resolve("saes/layer1"), 64);
+        Files.writeString(otherHookSae.resolve("cfg.json"), "{\"architecture\": \"standard\", \"d_in\": 64,"
+                + " \"d_sae\": 256, \"metadata\": {\"hook_name\": \"blocks.1.hook_resid_post\"}}");
         Path pairs = Fixtures.pairsFile(root.resolve("inputs").resolve("pairs.jsonl"));
         Map<String, String> before = Fixtures.tree(code);
 
         Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
         cases.put(List.of("probing", "--labels", oneClass.toString()), "has one class only ('1')");
         cases.put(List.of("probing", "--labels", fewPerClass.toString()),
-                "fewer texts than --folds 5 in class(es) '0': 3");
+                "fewer texts than --folds 5 in 1 of its 2 classes ('0': 3)");
         cases.put(List.of("probing", "--labels", noLabel.toString()), "line 2: missing key \"label\"");
         cases.put(List.of("probing", "--labels", badLabel.toString()), "\"label\" must be a non-empty string");
+        cases.put(List.of("probing", "--labels", nullLabel.toString()), "line 1: \"label\" is null");
+        cases.put(List.of("sae_feature_lookup", "--labels", labels.toString(), "--layers", "2", "--sae",
+                otherHookSae.toString()), "was trained on blocks.1.hook_resid_post (hook_name in cfg.json), but this"
+                        + " probe reads blocks.2.hook_resid_post");
         cases.put(List.of("probing", "--labels", labels.toString(), "--hook", "resid"), "invalid --hook 'resid'");
         cases.put(List.of("probing", "--labels", labels.toString(), "--position", "middle"),
                 "invalid --position 'middle'");
@@ -187,6 +196,13 @@ class LabelsSetupTest {
         CliRun probing = setup("probing", "--labels", labels.toString(), "--position", "first");
         assertEquals(0, probing.exitCode(), probing.err());
         assertTrue(Files.readString(code.resolve("analysis/probing_20261204.py")).contains("LAYERS = None"));
+
+        // Hidden state 6 of a 6-layer encoder is resid_pre of layer 6, the final residual stream.
+        CliRun last = setup("probing", "--labels", labels.toString(), "--hook", "resid_pre", "--layers", "0-6",
+                "--probe-id", "probing_embeddings_to_last");
+        assertEquals(0, last.exitCode(), last.err());
+        CliRun beyond = setup("probing", "--labels", labels.toString(), "--hook", "resid_post", "--layers", "6");
+        assertEquals(2, beyond.exitCode(), beyond.err());
     }
 
     /** Writes an SAE folder in sae-lens's layout whose cfg.json declares input width {@code dIn}. */

@@ -329,6 +329,17 @@ class ResultsValidatorTest {
     }
 
     @Test
+    void attributionEstimateIsNeverAResult() throws IOException {
+        ObjectNode document = validDocument();
+        document.put("method", "attribution");
+
+        assertSingleProblem(validate(document), "$.method", ResultsValidator.RULE_RESULT_EVIDENCE);
+
+        document.put("status", "exploratory");
+        assertEquals(List.of(), validate(document));
+    }
+
+    @Test
     void explanationsDifferingOnlyInCaseAreDuplicates() throws IOException {
         ObjectNode document = validDocument();
         ((ArrayNode) document.get("alternative_explanations_not_ruled_out"))
