@@ -15,7 +15,6 @@ differ unless the caller chooses an alignment.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .jsonl import jsonl_lines
+from .jsonl import read_jsonl_records
 
 ALIGN_MODES = ("left_pad", "truncate_left")
 
@@ -42,21 +41,8 @@ class PromptExample:
 def load_prompts_jsonl(path: str | os.PathLike[str]) -> list[PromptExample]:
     """Read a prompts JSONL file, raising ValueError with the line number of the first invalid line."""
     source = Path(path)
-    if not source.is_file():
-        raise ValueError(f"prompts file not found: {source}")
-    try:
-        text = source.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
-
     examples = []
-    for line_number, line in enumerate(jsonl_lines(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{source}:{line_number}: invalid JSON ({error.msg} at column {error.colno})") from error
+    for source, line_number, record in read_jsonl_records(path, "prompts"):
         examples.append(_parse_record(record, source, line_number))
 
     if not examples:

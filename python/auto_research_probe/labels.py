@@ -9,7 +9,6 @@ file read the same whatever JSON type the file used.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .jsonl import jsonl_lines
+from .jsonl import read_jsonl_records
 
 
 @dataclass(frozen=True)
@@ -32,21 +31,8 @@ class LabeledText:
 def load_labeled_texts(path: str | os.PathLike[str], require_labels: bool = True) -> list[LabeledText]:
     """Read a labels JSONL file, raising ValueError that names the file and line of the first invalid line."""
     source = Path(path)
-    if not source.is_file():
-        raise ValueError(f"labels file not found: {source}")
-    try:
-        content = source.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
-
     examples = []
-    for line_number, line in enumerate(jsonl_lines(content), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{source}:{line_number}: invalid JSON ({error.msg} at column {error.colno})") from error
+    for source, line_number, record in read_jsonl_records(path, "labels"):
         examples.append(_parse_record(record, source, line_number, require_labels))
     if not examples:
         raise ValueError(f"{source}: no texts found; expected one JSON object per line such as "

@@ -20,7 +20,6 @@ equal, that ratio is undefined and `normalised_effect` raises ValueError.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from typing import Any
 import torch
 from jaxtyping import Float, Int
 
-from .jsonl import jsonl_lines
+from .jsonl import read_jsonl_records
 from .models import tokenize_continuation, tokenize_prompt
 
 PAIR_KEYS = ("clean", "corrupted", "answer", "wrong_answer")
@@ -69,21 +68,8 @@ def load_pairs_jsonl(path: str | os.PathLike[str]) -> list[PairRecord]:
     string. Token-level checks need the model's tokenizer and happen in `prepare_pairs`.
     """
     source = Path(path)
-    if not source.is_file():
-        raise ValueError(f"pairs file not found: {source}")
-    try:
-        text = source.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{source}: not valid UTF-8 at byte {error.start}") from error
-
     records = []
-    for line_number, line in enumerate(jsonl_lines(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{source}:{line_number}: invalid JSON ({error.msg} at column {error.colno})") from error
+    for source, line_number, record in read_jsonl_records(path, "pairs"):
         records.append(_parse_record(record, f"{source}:{line_number}", line_number))
 
     if not records:
