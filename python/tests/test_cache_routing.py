@@ -182,22 +182,31 @@ def test_pattern_scores_cached_equal_uncached(demo_model, tmp_path, monkeypatch)
 def test_patched_logit_diffs_cached_equal_uncached(demo_model, demo_pairs, tmp_path, monkeypatch):
     sources = [1, 2, 0, 4, 5, 3, 7, 8, 9, 6]
     counter = ForwardCounter(monkeypatch)
-    uncached = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4)
-    shuffled = patched_logit_diffs(demo_model, demo_pairs, ["head_out"], batch_size=4, sources=sources)["head_out"]
+    # The reference loop runs one forward pass per site, so the counts below show what the cache
+    # saves; the fast engine, checked at the end, reads the same cache.
+    uncached = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4, engine="reference")
+    shuffled = patched_logit_diffs(demo_model, demo_pairs, ["head_out"], batch_size=4, sources=sources, engine="reference")["head_out"]
     counter.take()
 
     n_layers, n_heads, n_positions = 2, 4, len(demo_pairs[0].clean_ids)
     cells = n_layers * (3 * n_positions + 2 + n_heads)
     batches = 3
     for run in range(2):
-        cached = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4, cache=settings(tmp_path))
+        cached = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4, cache=settings(tmp_path), engine="reference")
         # The cache's passes fill every hook point at once on the first run, none on the second.
         assert counter.take() == (batches * cells + (batches if run == 0 else 0), batches if run == 0 else 0)
         for site in SITES:
             assert np.array_equal(cached[site], uncached[site]), site
-        cached_shuffled = patched_logit_diffs(demo_model, demo_pairs, ["head_out"], batch_size=4, sources=sources, cache=settings(tmp_path))["head_out"]
+        cached_shuffled = patched_logit_diffs(
+            demo_model, demo_pairs, ["head_out"], batch_size=4, sources=sources, cache=settings(tmp_path), engine="reference"
+        )["head_out"]
         assert counter.take() == (batches * n_layers * n_heads, 0)
         assert np.array_equal(cached_shuffled, shuffled)
+
+    fast = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4, cache=settings(tmp_path), engine="fast")
+    counter.take()
+    for site in SITES:
+        assert np.allclose(fast[site], uncached[site], atol=1e-4), site
 
 
 def test_path_patching_cached_equal_uncached(demo_model, demo_pairs, tmp_path, monkeypatch):

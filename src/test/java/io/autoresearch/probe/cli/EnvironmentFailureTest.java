@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -93,8 +92,8 @@ class EnvironmentFailureTest {
     @Test
     void fullDiskDuringReportExitsThree() throws Exception {
         Path code = root.resolve(".research/induction-demo/code");
-        copyFolder(Path.of("results/probe"), code.resolve("results/probe"));
-        copyFolder(Path.of("analysis"), code.resolve("analysis"));
+        Fixtures.copyTree(Path.of("results/probe"), code.resolve("results/probe"));
+        Fixtures.copyTree(Path.of("analysis"), code.resolve("analysis"));
         CliRun first = CliRun.execute(root, "probe", "report", "induction-demo", "--root", root.toString());
         assertEquals(0, first.exitCode(), first.err());
         Map<String, String> before = Fixtures.tree(root);
@@ -114,12 +113,4 @@ class EnvironmentFailureTest {
         assertEquals(before, Fixtures.tree(root), "a file was changed, lost or left half-written");
     }
 
-    private static void copyFolder(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path file : files.filter(Files::isRegularFile).toList()) {
-                Files.copy(file, to.resolve(file.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-    }
 }

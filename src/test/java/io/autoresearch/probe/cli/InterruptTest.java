@@ -57,8 +57,8 @@ class InterruptTest {
         Path marker = root.resolve("script-started.txt");
         Path log = root.resolve("cli.log");
 
-        ProcessBuilder builder = new ProcessBuilder(CliProcess.command("probe", "run", "fake-study", "--root",
-                root.toString())).redirectErrorStream(true).redirectOutput(log.toFile());
+        ProcessBuilder builder = new ProcessBuilder(withDefaultSigint(CliProcess.command("probe", "run", "fake-study",
+                "--root", root.toString()))).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put(UvLocator.TOOL_HOME_VARIABLE, FakeProject.TEST_TOOL_HOME.toString());
         builder.environment().put("INTERRUPT_TEST_MARKER", marker.toString());
         Process cli = builder.start();
@@ -95,6 +95,19 @@ class InterruptTest {
             tree.forEach(ProcessHandle::destroyForcibly);
             cli.destroyForcibly();
         }
+    }
+
+    /**
+     * Returns {@code command} started through a python3 trampoline that resets SIGINT to its default
+     * and then execs the command in the same process. A shell that starts a job in the background
+     * (such as {@code bin/test &}) makes it ignore SIGINT, every child inherits that, and a JVM keeps
+     * an inherited ignore, so the test would measure nothing.
+     */
+    static List<String> withDefaultSigint(List<String> command) {
+        List<String> wrapped = new ArrayList<>(List.of("python3", "-c",
+                "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"));
+        wrapped.addAll(command);
+        return wrapped;
     }
 
     /** Waits until {@code file} exists, and fails early when the CLI exits first. */

@@ -1,11 +1,9 @@
 package io.autoresearch.probe.report;
 
+import io.autoresearch.probe.setup.Fixtures;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * A research workspace {@code .research/induction-demo/} holding the demo's committed results
@@ -26,8 +24,8 @@ final class DemoWorkspace {
     /** Creates the workspace under {@code root} and returns its code/ folder. */
     static Path create(Path root) throws IOException {
         Path code = codeDir(root);
-        copyFolder(REPOSITORY.resolve("results").resolve("probe"), code.resolve("results").resolve("probe"));
-        copyFolder(REPOSITORY.resolve("analysis"), code.resolve("analysis"));
+        Fixtures.copyTree(REPOSITORY.resolve("results").resolve("probe"), code.resolve("results").resolve("probe"));
+        Fixtures.copyTree(REPOSITORY.resolve("analysis"), code.resolve("analysis"));
         return code;
     }
 
@@ -47,18 +45,4 @@ final class DemoWorkspace {
         return researchDir(root).resolve("06_RUNS").resolve("attention");
     }
 
-    /** Copies {@code from} into {@code to} with its subfolders, such as a trained SAE's folder. */
-    private static void copyFolder(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path file : files.toList()) {
-                Path target = to.resolve(file.getFileName().toString());
-                if (Files.isDirectory(file)) {
-                    copyFolder(file, target);
-                } else if (Files.isRegularFile(file)) {
-                    Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
-    }
 }

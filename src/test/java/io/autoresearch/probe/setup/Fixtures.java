@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
@@ -85,6 +86,21 @@ public final class Fixtures {
                     path -> Files.isDirectory(path) ? "dir" : AtomicFiles.sha256(path),
                     (first, second) -> first,
                     TreeMap::new));
+        }
+    }
+
+    /** Copies the files of {@code from} into {@code to} with its subfolders, such as a trained SAE's. */
+    public static void copyTree(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (Stream<Path> files = Files.list(from)) {
+            for (Path file : files.toList()) {
+                Path target = to.resolve(file.getFileName().toString());
+                if (Files.isDirectory(file)) {
+                    copyTree(file, target);
+                } else if (Files.isRegularFile(file)) {
+                    Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
         }
     }
 }
