@@ -22,11 +22,11 @@ import java.util.TreeMap;
  */
 public final class LabelsFile {
     private static final String EXAMPLE = "{\"text\": ..., \"label\": ...}";
-    /** The most classes an error message lists. */
+    /** The largest number of classes an error message lists. */
     private static final int LISTED = 10;
 
     /**
-     * What the file holds.
+     * The contents of a labels file, counted.
      *
      * @param texts the number of texts
      * @param classCounts the number of texts per label, sorted by label; empty when no line has one

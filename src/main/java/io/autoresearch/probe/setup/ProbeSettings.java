@@ -45,7 +45,7 @@ public record ProbeSettings(
     public static final int MAX_TOP_K = 100;
     public static final String DEFAULT_METHOD = "exact";
 
-    /** The settings of an intervention that reads none of the optional ones. */
+    /** Returns the settings of an intervention that reads none of the optional ones. */
     public static ProbeSettings defaults() {
         return new ProbeSettings(Receiver.parse(SetupOptions.DEFAULT_RECEIVER), SetupOptions.DEFAULT_SEQ_LEN,
                 DEFAULT_HOOK, DEFAULT_POSITION, DEFAULT_FOLDS, null, null, null, null, DEFAULT_TOP_K, DEFAULT_METHOD);
