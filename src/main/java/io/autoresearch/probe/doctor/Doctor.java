@@ -252,7 +252,10 @@ public final class Doctor {
         try {
             resolved = resolver.resolve(model, false);
         } catch (ProbeException e) {
-            return Check.fail("model", e.getMessage());
+            String note = e.getMessage().contains("--allow-download")
+                    ? " (--allow-download is an option of probe setup: the scripts then download the model when they run)"
+                    : "";
+            return Check.fail("model", e.getMessage() + note);
         }
         Path folder = resolved.localFolder() != null ? resolved.localFolder() : resolved.configFile().getParent();
         List<String> missing = new ArrayList<>();
