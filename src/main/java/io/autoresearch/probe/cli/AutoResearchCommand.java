@@ -11,13 +11,13 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Scaffold, run and check mechanistic-interpretability experiments in a research workspace.",
-        subcommands = {ProbeCommand.class})
+        subcommands = {ProbeCommand.class, DoctorCommand.class, CompletionCommand.class})
 public final class AutoResearchCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: use 'probe'");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: use probe, doctor or completion");
     }
 }

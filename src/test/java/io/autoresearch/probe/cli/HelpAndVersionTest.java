@@ -17,7 +17,7 @@ class HelpAndVersionTest {
     Path home;
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "probe", "probe setup", "probe demo"})
+    @ValueSource(strings = {"", "probe", "probe setup", "probe demo", "doctor", "completion"})
     void helpShowsExitCodeTable(String command) {
         String[] args = (command + " --help").trim().split(" ");
         CliRun run = CliRun.execute(home, args);
@@ -31,7 +31,7 @@ class HelpAndVersionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "probe", "probe setup", "probe demo"})
+    @ValueSource(strings = {"", "probe", "probe setup", "probe demo", "doctor", "completion"})
     void versionPrintsToolVersion(String command) {
         String[] args = (command + " --version").trim().split(" ");
         CliRun run = CliRun.execute(home, args);

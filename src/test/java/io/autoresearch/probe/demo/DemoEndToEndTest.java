@@ -22,11 +22,15 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -93,6 +97,64 @@ class DemoEndToEndTest {
         checkCircuitResults(codeDir);
         checkCopiedProjectRuns(codeDir, ranks);
         checkNoSecretWritten(context, run);
+        checkEventLines(codeDir.resolve("cache").resolve("events.jsonl"));
+    }
+
+    @Test
+    void eventLineCheckRejectsBadLines() throws IOException {
+        String good = "{\"event\": \"cache.hit\", \"level\": \"info\", \"ts\": \"2026-12-04T10:00:00.123Z\","
+                + " \"run_id\": \"20261204-100000-1a2b3c4-5d6e7f\", \"duration_ms\": 1.5}";
+        Path events = elsewhere.resolve("events.jsonl");
+        Files.writeString(events, good + "\n");
+        checkEventLines(events);
+
+        List<String> badLines = List.of(
+                good.replace("\"info\"", "\"notice\""),
+                good.replace("2026-12-04T10:00:00.123Z", "04/12/2026 10:00"),
+                good.replace("1a2b3c4-5d6e7f", "1a2b3c4"),
+                good.replace(", \"duration_ms\": 1.5", ""),
+                good.replace("\"info\"", "\"error\""));
+        for (String bad : badLines) {
+            Files.writeString(events, good + "\n" + bad + "\n");
+            AssertionError error = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
+                    () -> checkEventLines(events), bad);
+            assertTrue(error.getMessage().contains("line 2"), error.getMessage());
+        }
+    }
+
+    private static final Pattern RUN_ID = Pattern.compile("^\\d{8}-\\d{6}-[0-9a-f]{7}-[0-9a-f]{6}$");
+    private static final Set<String> LEVELS = Set.of("debug", "info", "warning", "error");
+
+    /**
+     * Checks that every line of an events.jsonl carries the fields the plugin reads: event, level,
+     * ts (ISO 8601), run_id and a numeric duration_ms. Error lines also need error_type and error_message.
+     */
+    static void checkEventLines(Path events) throws IOException {
+        List<String> lines = Files.readAllLines(events, StandardCharsets.UTF_8);
+        assertFalse(lines.isEmpty(), "no lines in " + events);
+        ObjectMapper mapper = new ObjectMapper();
+        for (int index = 0; index < lines.size(); index++) {
+            String where = events.getFileName() + " line " + (index + 1) + ": " + lines.get(index);
+            JsonNode line = mapper.readTree(lines.get(index));
+            assertTrue(line.isObject(), where);
+            assertTrue(line.path("event").isTextual(), "event, " + where);
+            assertFalse(line.path("event").asText().isBlank(), "event, " + where);
+            assertTrue(LEVELS.contains(line.path("level").asText()), "level, " + where);
+            assertTrue(line.path("ts").isTextual(), "ts, " + where);
+            try {
+                OffsetDateTime.parse(line.get("ts").asText(), DateTimeFormatter.ISO_OFFSET_DATE_TIME);
+            } catch (DateTimeParseException e) {
+                throw new AssertionError("ts is not ISO 8601, " + where, e);
+            }
+            assertTrue(line.path("run_id").isTextual(), "run_id, " + where);
+            assertTrue(RUN_ID.matcher(line.get("run_id").asText()).matches(), "run_id, " + where);
+            assertTrue(line.path("duration_ms").isNumber(), "duration_ms, " + where);
+            assertTrue(line.get("duration_ms").asDouble() >= 0, "duration_ms, " + where);
+            if ("error".equals(line.get("level").asText())) {
+                assertTrue(line.path("error_type").isTextual(), "error_type, " + where);
+                assertTrue(line.path("error_message").isTextual(), "error_message, " + where);
+            }
+        }
     }
 
     /**
