@@ -21,7 +21,9 @@ import picocli.CommandLine.Parameters;
             "Scaffold a probe into .research/<slug>/code/: the scripts, the vendored runtime, the attention"
                     + " extra, the cache and results folders.",
             "Every input is checked before anything is written. Files you edited are kept unless --force is given.",
-            "Prints the paths of the intervention script and analysis/<slug>.py on stdout."
+            "Prints the paths of the intervention script and analysis/<slug>.py on stdout; with --json, one"
+                    + " object with probe_id, hypothesis, script, main_script and files (each {path, action}, action"
+                    + " wrote, kept or skipped)."
         })
 final class SetupCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -179,6 +181,9 @@ final class SetupCommand implements Callable<Integer> {
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
                 topK, method, trustRemoteCode);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
+        if (common.json()) {
+            JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));
+        }
         console.result(result.script().toString());
         console.result(result.mainScript().toString());
         return ExitCode.SUCCESS.code();
