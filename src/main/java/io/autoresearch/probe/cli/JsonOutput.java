@@ -87,11 +87,11 @@ final class JsonOutput {
         }
     }
 
-    /** {@code probe setup}: the probe, its hypothesis, the two script paths and every managed file. */
-    record SetupDocument(String command, int exitCode, String probeId, String hypothesis,
+    /** {@code probe setup}: the probe, its research question (or null) and hypothesis, the two script paths and every managed file. */
+    record SetupDocument(String command, int exitCode, String probeId, String researchQuestion, String hypothesis,
             String script, String mainScript, List<FileOutcome> files) {
         static SetupDocument of(SetupResult result, int exitCode) {
-            return new SetupDocument("setup", exitCode, result.plan().probeId(),
+            return new SetupDocument("setup", exitCode, result.plan().probeId(), result.plan().researchQuestion(),
                     result.plan().hypothesis(), result.script().toString(), result.mainScript().toString(),
                     FileOutcome.of(result.outcomes()));
         }
@@ -151,11 +151,15 @@ final class JsonOutput {
     }
 
     /** {@code probe plan}: the research questions and hypotheses of 04_EXPERIMENT_PLAN.md. */
-    record PlanDocument(String command, int exitCode, String plan, List<PlanItem> researchQuestions,
-            List<PlanItem> hypotheses) {
+    record PlanDocument(String command, int exitCode, String plan, List<PlanQuestion> researchQuestions,
+            List<PlanHypothesis> hypotheses) {
     }
 
-    /** One research question or hypothesis: its id (RQ2, H1, H0), its text and the research question it serves. */
-    record PlanItem(String id, String text, String researchQuestion) {
+    /** One research question: its id (such as RQ2, or null), its text and the id of the hypothesis {@code --rq} selects. */
+    record PlanQuestion(String id, String text, String hypothesis) {
+    }
+
+    /** One hypothesis: its id (such as H1 or H0, or null), its text without tags and the research questions it is tagged with. */
+    record PlanHypothesis(String id, String text, List<String> researchQuestions) {
     }
 }

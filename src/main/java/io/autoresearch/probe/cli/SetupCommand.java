@@ -151,9 +151,15 @@ final class SetupCommand implements Callable<Integer> {
     private String dtype;
 
     @Option(names = "--hypothesis", paramLabel = "TEXT",
-            description = "Hypothesis the probe tests (default: the first one under '## Hypotheses' in"
-                    + " 04_EXPERIMENT_PLAN.md).")
+            description = "Hypothesis the probe tests (default: that of --rq, else the first one under"
+                    + " '## Hypotheses' in 04_EXPERIMENT_PLAN.md).")
     private String hypothesis;
+
+    @Option(names = "--rq", paramLabel = "ID",
+            description = "Research question of 04_EXPERIMENT_PLAN.md that the probe answers, such as RQ2 (see"
+                    + " `probe plan`). Its hypothesis goes into the script, the results and the report: the first"
+                    + " hypothesis tagged (RQ2), or H2 when the plan tags none. Not with --hypothesis.")
+    private String researchQuestion;
 
     @Option(names = "--init", description = "Create code/ as a uv project with uv init when it has no pyproject.toml.")
     private boolean init;
@@ -179,7 +185,7 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method, trustRemoteCode);
+                topK, method, trustRemoteCode, researchQuestion);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         if (common.json()) {
             JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));
