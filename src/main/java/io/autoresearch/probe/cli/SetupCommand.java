@@ -157,8 +157,9 @@ final class SetupCommand implements Callable<Integer> {
 
     @Option(names = "--rq", paramLabel = "ID",
             description = "Research question of 04_EXPERIMENT_PLAN.md that the probe answers, such as RQ2 (see"
-                    + " `probe plan`). Its hypothesis goes into the script, the results and the report: the first"
-                    + " hypothesis tagged (RQ2), or H2 when the plan tags none. Not with --hypothesis.")
+                    + " `probe plan`); the script records it as RESEARCH_QUESTION. Its hypothesis goes into the"
+                    + " script, the results and the report: the first hypothesis tagged (RQ2), or H2 when the plan"
+                    + " tags none. Not with --hypothesis.")
     private String researchQuestion;
 
     @Option(names = "--init", description = "Create code/ as a uv project with uv init when it has no pyproject.toml.")

@@ -97,6 +97,18 @@ class PlanCommandTest {
         String script = Files.readString(code.resolve(LENS_SCRIPT));
         assertTrue(script.contains("HYPOTHESIS = " + PythonLiteral.of(DemoInputs.ATTENTION_HYPOTHESIS)), script);
         assertFalse(script.contains("(RQ2)"), script);
+        assertTrue(script.contains("\nRESEARCH_QUESTION = 'RQ2'\n"), script);
+    }
+
+    @Test
+    void setupWithoutRqLeavesQuestionOut() throws IOException {
+        CliRun run = setup();
+
+        assertEquals(0, run.exitCode(), run.err());
+        String script = Files.readString(code.resolve(LENS_SCRIPT));
+        assertFalse(script.contains("RESEARCH_QUESTION"), script);
+        assertTrue(script.contains("HYPOTHESIS = " + PythonLiteral.of(DemoInputs.HYPOTHESIS) + "\n\n\ndef main()"),
+                script);
     }
 
     @Test
