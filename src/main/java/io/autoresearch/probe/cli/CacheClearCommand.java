@@ -22,6 +22,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.Charset;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
@@ -46,6 +48,8 @@ import picocli.CommandLine.Spec;
             "Each entry loses its metadata file <key>.json first, so it is no longer committed, and then its"
                     + " shards. Only files directly in the cache folder are deleted: a symbolic link is deleted"
                     + " itself, never its target, and folders are left alone. Lock files are never deleted.",
+            "With --json, one object with folder, dry_run, selected (keys and orphan names), selected_bytes,"
+                    + " deleted and failures.",
             "Prints '<key or name><TAB>deleted' on stdout for each deleted entry and orphan. Exit code 0, 2 for"
                     + " a usage error or a missing confirmation, 3 when a file could not be deleted."
         })
@@ -122,15 +126,15 @@ final class CacheClearCommand implements Callable<Integer> {
         list(console, plan, request.orphanMinAge());
         if (plan.isEmpty()) {
             console.info("nothing to delete in " + folder);
-            return ExitCode.SUCCESS.code();
+            return finish(console, plan, null);
         }
         if (dryRun) {
             console.info("dry run: would delete " + plan.summary() + " from " + folder);
-            return ExitCode.SUCCESS.code();
+            return finish(console, plan, null);
         }
         if (!yes && !confirm(plan)) {
             console.info("nothing deleted");
-            return ExitCode.SUCCESS.code();
+            return finish(console, plan, null);
         }
 
         CacheCleaner.ClearResult result = CacheCleaner.delete(plan);
@@ -138,10 +142,22 @@ final class CacheClearCommand implements Callable<Integer> {
         result.failures().forEach(console::error);
         console.info("deleted " + result.deletedFiles() + " file(s), " + ByteSize.format(result.deletedBytes())
                 + ", from " + folder);
-        if (!result.failures().isEmpty()) {
-            return ExitCode.ENVIRONMENT.code();
+        return finish(console, plan, result);
+    }
+
+    /** Returns the exit code, after printing the JSON document with {@code --json}; {@code result} is null when nothing was deleted. */
+    private int finish(Console console, ClearPlan plan, CacheCleaner.ClearResult result) {
+        List<String> failures = result == null ? List.of() : result.failures();
+        int exitCode = failures.isEmpty() ? ExitCode.SUCCESS.code() : ExitCode.ENVIRONMENT.code();
+        if (common.json()) {
+            List<String> selected = new ArrayList<>();
+            plan.entries().forEach(entry -> selected.add(entry.key()));
+            plan.orphans().forEach(orphan -> selected.add(orphan.file().name()));
+            JsonOutput.print(console, new JsonOutput.CacheClearDocument("cache clear", exitCode,
+                    plan.folder().toString(), dryRun, selected, plan.entryBytes() + plan.orphanBytes(),
+                    result == null ? List.of() : result.deleted(), failures));
         }
-        return ExitCode.SUCCESS.code();
+        return exitCode;
     }
 
     /** Checks the options and builds the request, or throws a usage error for a missing or conflicting selection. */

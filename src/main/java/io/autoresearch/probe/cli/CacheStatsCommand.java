@@ -2,6 +2,7 @@ package io.autoresearch.probe.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.autoresearch.probe.cache.CacheFolder;
 import io.autoresearch.probe.cache.CacheInventory;
 import io.autoresearch.probe.cache.CacheStats;
@@ -14,7 +15,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code auto-research probe cache stats}: sizes and counts of the activation cache, and its hit rate. */
@@ -27,6 +27,7 @@ import picocli.CommandLine.Parameters;
                     + " invalid and format-1 entries, orphan shards (shards no metadata lists) and temporary files.",
             "The hit rate is hits / (hits + misses) over the cache.hit and cache.miss lines of"
                     + " code/cache/events.jsonl, for all runs and for the run_id of the last lookup.",
+            "With --json, one object instead of the table, with sizes in bytes.",
             "Reads only; checksums are left to `probe cache verify`. Exit code 0, or 2 when the workspace or"
                     + " the cache folder is missing."
         })
@@ -41,9 +42,6 @@ final class CacheStatsCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SLUG", description = "Research slug, the folder under .research/.")
     private String slug;
 
-    @Option(names = "--json", description = "Print one JSON object instead of the table, with sizes in bytes.")
-    private boolean json;
-
     CacheStatsCommand(ProbeContext context) {
         this.context = context;
     }
@@ -57,8 +55,12 @@ final class CacheStatsCommand implements Callable<Integer> {
         EventSummary events = EventSummary.read(workspace.eventsFile());
         CacheStats stats = CacheStats.of(inventory, workspace.eventsFile(), events);
 
-        if (json) {
-            console.result(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(stats.toJson()));
+        if (common.json()) {
+            ObjectNode document = JSON.createObjectNode();
+            document.put("command", "cache stats");
+            document.put("exit_code", ExitCode.SUCCESS.code());
+            document.setAll(stats.toJson());
+            console.document(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(document));
         } else {
             stats.textLines().forEach(console::result);
         }

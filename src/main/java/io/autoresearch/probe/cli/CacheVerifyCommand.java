@@ -12,6 +12,7 @@ import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.workspace.Slug;
 import io.autoresearch.probe.workspace.Workspace;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,6 +31,8 @@ import picocli.CommandLine.Parameters;
             "Prints one line per entry on stdout, '<key><TAB>ok', '<key><TAB>corrupt (N problems)' or"
                     + " '<key><TAB>format 1 (not read by this version)', then '<name><TAB>orphan (<reason>)' for"
                     + " each temporary file and each shard that no metadata lists. Each problem goes to stderr.",
+            "With --json, one object with folder, entries (each {key, status, problems}, status ok, corrupt or"
+                    + " format_1) and orphans (each {name, reason}).",
             "Exit code 6 when an entry is corrupt; orphans and format-1 entries are reported but are not"
                     + " corrupt entries, because no lookup reads them. 2 when the workspace or the cache folder is"
                     + " missing, else 0."
@@ -56,13 +59,17 @@ final class CacheVerifyCommand implements Callable<Integer> {
 
         int corrupt = 0;
         int format1 = 0;
+        List<JsonOutput.CacheEntryCheck> checks = new ArrayList<>();
+        List<JsonOutput.CacheOrphan> orphans = new ArrayList<>();
         for (CacheEntry entry : inventory.entries()) {
             if (entry.format() == CacheEntry.Format.FORMAT_1) {
                 format1++;
+                checks.add(new JsonOutput.CacheEntryCheck(entry.key(), "format_1", List.of()));
                 console.result(entry.key() + "\tformat 1 (not read by this version)");
                 continue;
             }
             List<String> problems = CacheVerifier.check(folder, entry);
+            checks.add(new JsonOutput.CacheEntryCheck(entry.key(), problems.isEmpty() ? "ok" : "corrupt", problems));
             if (problems.isEmpty()) {
                 console.result(entry.key() + "\tok");
             } else {
@@ -73,6 +80,7 @@ final class CacheVerifyCommand implements Callable<Integer> {
             }
         }
         for (Orphan orphan : inventory.orphans()) {
+            orphans.add(new JsonOutput.CacheOrphan(orphan.file().name(), orphan.kind().description()));
             console.result(orphan.file().name() + "\torphan (" + orphan.kind().description() + ")");
         }
         for (CacheFile other : inventory.otherFiles()) {
@@ -81,7 +89,12 @@ final class CacheVerifyCommand implements Callable<Integer> {
         }
 
         summarize(console, inventory, corrupt, format1);
-        return corrupt == 0 ? ExitCode.SUCCESS.code() : ExitCode.VALIDATION_FAILED.code();
+        int exitCode = corrupt == 0 ? ExitCode.SUCCESS.code() : ExitCode.VALIDATION_FAILED.code();
+        if (common.json()) {
+            JsonOutput.print(console, new JsonOutput.CacheVerifyDocument("cache verify", exitCode,
+                    inventory.folder().toString(), checks, orphans));
+        }
+        return exitCode;
     }
 
     private void summarize(Console console, CacheInventory inventory, int corrupt, int format1) {

@@ -7,7 +7,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** The options every probe subcommand shares: the workspace root, uv installation and how much to print. */
+/** The options every probe subcommand shares: the workspace root, uv installation, how much to print and whether stdout is JSON. */
 public final class CommonOptions {
     @Spec(Spec.Target.MIXEE)
     private CommandSpec mixee;
@@ -25,6 +25,17 @@ public final class CommonOptions {
     @Option(names = {"-v", "--verbose"},
             description = "Also print each subprocess command line, elapsed times and stack traces of errors.")
     private boolean verbose;
+
+    @Option(names = "--json",
+            description = "Print one JSON document on stdout instead of result lines; errors become"
+                    + " {\"error\": {\"code\": N, \"message\": ...}}. Info lines and script output are hidden;"
+                    + " warnings and errors still go to stderr.")
+    private boolean json;
+
+    /** Returns whether the command prints one JSON document on stdout. */
+    public boolean json() {
+        return json;
+    }
 
     /** Returns the workspace root: {@code --root}, else the context's working folder. */
     public Path root(ProbeContext context) {
@@ -46,6 +57,6 @@ public final class CommonOptions {
             throw new CommandLine.ParameterException(mixee.commandLine(),
                     "--quiet and --verbose cannot be used together; pick one");
         }
-        return new Console(mixee.commandLine().getOut(), mixee.commandLine().getErr(), quiet, verbose);
+        return new Console(mixee.commandLine().getOut(), mixee.commandLine().getErr(), quiet, verbose, json);
     }
 }

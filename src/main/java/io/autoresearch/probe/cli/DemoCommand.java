@@ -1,6 +1,7 @@
 package io.autoresearch.probe.cli;
 
 import io.autoresearch.probe.demo.DemoService;
+import io.autoresearch.probe.run.RunOutcome;
 import io.autoresearch.probe.support.Console;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Option;
                     + " demo model, its prompts and its clean/corrupted pairs, set up four probes (logit lens,"
                     + " attention pattern, activation patching, path patching) on all layers, and run them.",
             "Re-running keeps files you edited unless --force is given. Prints each results file on stdout as"
-                    + " '<path><TAB>valid' or '<path><TAB>invalid (N problems)'."
+                    + " '<path><TAB>valid' or '<path><TAB>invalid (N problems)'; with --json, one object with"
+                    + " workspace, setups (as probe setup --json), run_id, results and failure."
         })
 final class DemoCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -44,6 +46,15 @@ final class DemoCommand implements Callable<Integer> {
         // The run service prints each results file on stdout as it validates it.
         DemoService.DemoResult result = Services.demo(context, console, common.allowUvInstall())
                 .run(common.root(context), common.allowUvInstall(), online, force);
-        return result.exitCode().code();
+        int exitCode = result.exitCode().code();
+        if (common.json()) {
+            RunOutcome run = result.run();
+            JsonOutput.print(console, new JsonOutput.DemoDocument("demo", exitCode,
+                    result.workspace().researchDir().toString(),
+                    result.setups().stream().map(setup -> JsonOutput.SetupDocument.of(setup, exitCode)).toList(),
+                    run == null ? null : run.runId(), JsonOutput.ResultsFile.of(run),
+                    run == null ? null : run.failure()));
+        }
+        return exitCode;
     }
 }

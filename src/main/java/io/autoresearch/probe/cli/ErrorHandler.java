@@ -10,7 +10,9 @@ import picocli.CommandLine;
 
 /**
  * Maps failures to exit codes and messages on stderr. A person's mistake gets one line that
- * names the value and the fix; the stack trace appears only with {@code --verbose}.
+ * names the value and the fix; the stack trace appears only with {@code --verbose}. With
+ * {@code --json}, stdout also gets {@code {"error": {"code": N, "message": ...}}}, for usage
+ * errors that picocli finds as well.
  */
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
     private static final String PREFIX = "[auto-research] error: ";
@@ -18,25 +20,30 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     @Override
     public int handleExecutionException(Exception error, CommandLine commandLine, CommandLine.ParseResult parseResult) {
         PrintWriter err = commandLine.getErr();
-        boolean verbose = isVerbose(parseResult);
+        boolean verbose = hasOption(parseResult, "--verbose");
         int exitCode;
+        String message;
         if (error instanceof ProbeException probeError) {
-            err.println(PREFIX + probeError.getMessage());
+            message = probeError.getMessage();
             exitCode = probeError.exitCode().code();
         } else if (error instanceof UncheckedIOException fileError) {
-            err.println(PREFIX + describeFileError(fileError));
+            message = describeFileError(fileError);
             exitCode = ExitCode.ENVIRONMENT.code();
         } else {
-            err.println(PREFIX + "internal error: " + error);
-            if (!verbose) {
-                err.println("Run again with --verbose for the stack trace, and report it as a bug.");
-            }
+            message = "internal error: " + error;
             exitCode = ExitCode.INTERNAL_ERROR.code();
+        }
+        err.println(PREFIX + message);
+        if (exitCode == ExitCode.INTERNAL_ERROR.code() && !verbose) {
+            err.println("Run again with --verbose for the stack trace, and report it as a bug.");
         }
         if (verbose) {
             error.printStackTrace(err);
         }
         err.flush();
+        if (hasOption(parseResult, "--json")) {
+            printJson(commandLine, exitCode, message);
+        }
         return exitCode;
     }
 
@@ -45,19 +52,49 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
         CommandLine commandLine = error.getCommandLine();
         PrintWriter err = commandLine.getErr();
         String dashedSlug = slugTakenForOption(error, args);
+        String message;
         if (dashedSlug != null) {
-            err.println(PREFIX + "'" + dashedSlug + "' is not an option of "
+            message = "'" + dashedSlug + "' is not an option of "
                     + commandLine.getCommandSpec().qualifiedName() + ", and not a valid slug: a slug must start with"
-                    + " a lower-case letter (slugs match " + Slug.PATTERN.pattern() + ")");
-            err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
-            err.flush();
-            return ExitCode.USAGE.code();
+                    + " a lower-case letter (slugs match " + Slug.PATTERN.pattern() + ")";
+            err.println(PREFIX + message);
+        } else {
+            message = error.getMessage();
+            err.println(PREFIX + message);
+            CommandLine.UnmatchedArgumentException.printSuggestions(error, err);
         }
-        err.println(PREFIX + error.getMessage());
-        CommandLine.UnmatchedArgumentException.printSuggestions(error, err);
         err.println("Try '" + commandLine.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
+        if (jsonRequested(args)) {
+            printJson(commandLine, ExitCode.USAGE.code(), message);
+        }
         return ExitCode.USAGE.code();
+    }
+
+    /** Prints {@code {"error": {"code": ..., "message": ...}}} on stdout, the one document of a failed {@code --json} run. */
+    private static void printJson(CommandLine commandLine, int exitCode, String message) {
+        PrintWriter out = commandLine.getOut();
+        out.println(JsonOutput.write(JsonOutput.ErrorDocument.of(exitCode, message)));
+        out.flush();
+    }
+
+    /**
+     * Returns whether the arguments ask for JSON output. A parameter error can come before
+     * picocli has matched {@code --json}, so the raw arguments are read, up to {@code --}.
+     */
+    static boolean jsonRequested(String[] args) {
+        if (args == null) {
+            return false;
+        }
+        for (String arg : args) {
+            if (arg.equals("--")) {
+                return false;
+            }
+            if (arg.equals("--json")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -114,9 +151,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
                 + " are unchanged, because each file is replaced only once its new version is complete";
     }
 
-    private static boolean isVerbose(CommandLine.ParseResult parseResult) {
+    private static boolean hasOption(CommandLine.ParseResult parseResult, String option) {
         for (CommandLine.ParseResult result = parseResult; result != null; result = result.subcommand()) {
-            if (result.hasMatchedOption("--verbose")) {
+            if (result.hasMatchedOption(option)) {
                 return true;
             }
         }

@@ -29,7 +29,9 @@ import picocli.CommandLine.Parameters;
                     + " and the exit code is 6. A report you edited is kept unless --force is given.",
             "Prints '<path><TAB><action>' on stdout for each report (wrote, unchanged or skipped-edited), for"
                     + " index.json and index.html (wrote), and '<path><TAB>invalid (N problems)' for each invalid"
-                    + " results file; each problem goes to stderr as '<path>: <JSON path>: <message> [<rule>]'."
+                    + " results file; each problem goes to stderr as '<path>: <JSON path>: <message> [<rule>]'.",
+            "With --json, one object with reports (each {probe_id, file, action}), invalid (each {file, status,"
+                    + " problems}), index and page."
         })
 final class ReportCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -59,6 +61,9 @@ final class ReportCommand implements Callable<Integer> {
         ReportService service = new ReportService(new ResultsValidator(), new TemplateRenderer(), console,
                 ToolVersion.current());
         ReportOutcome outcome = service.report(new ReportRequest(workspace, hypothesis, force));
+        if (common.json()) {
+            JsonOutput.print(console, JsonOutput.ReportDocument.of(outcome));
+        }
         return outcome.exitCode().code();
     }
 }

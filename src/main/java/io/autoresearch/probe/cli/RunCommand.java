@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
                     + " results schema and its semantic rules.",
             "Prints each results file on stdout as '<path><TAB>valid' or '<path><TAB>invalid'. Full logs are"
                     + " written to code/.auto-research/logs/, with the values of NDIF_API_KEY, HF_TOKEN and other"
-                    + " secret variables replaced by [redacted].",
+                    + " secret variables replaced by [redacted]. With --json, one object with run_id, results (each"
+                    + " {file, status, problems}) and failure (the report of a failed script, or null).",
             "One run at a time works in a project: a second run waits for the lock"
                     + " code/.auto-research/run.lock. Ctrl-C stops uv, the script and everything it started."
         })
@@ -73,6 +74,9 @@ final class RunCommand implements Callable<Integer> {
 
         RunRequest request = new RunRequest(workspace.codeDir(), common.allowUvInstall(), online, timeout);
         RunOutcome outcome = service(console).run(request);
+        if (common.json()) {
+            JsonOutput.print(console, JsonOutput.RunDocument.of(outcome));
+        }
         return outcome.exitCode().code();
     }
 

@@ -21,7 +21,9 @@ import picocli.CommandLine.Parameters;
             "Scaffold a probe into .research/<slug>/code/: the scripts, the vendored runtime, the attention"
                     + " extra, the cache and results folders.",
             "Every input is checked before anything is written. Files you edited are kept unless --force is given.",
-            "Prints the paths of the intervention script and analysis/<slug>.py on stdout."
+            "Prints the paths of the intervention script and analysis/<slug>.py on stdout; with --json, one"
+                    + " object with probe_id, hypothesis, script, main_script and files (each {path, action}, action"
+                    + " wrote, kept or skipped)."
         })
 final class SetupCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -149,9 +151,16 @@ final class SetupCommand implements Callable<Integer> {
     private String dtype;
 
     @Option(names = "--hypothesis", paramLabel = "TEXT",
-            description = "Hypothesis the probe tests (default: the first one under '## Hypotheses' in"
-                    + " 04_EXPERIMENT_PLAN.md).")
+            description = "Hypothesis the probe tests (default: that of --rq, else the first one under"
+                    + " '## Hypotheses' in 04_EXPERIMENT_PLAN.md).")
     private String hypothesis;
+
+    @Option(names = "--rq", paramLabel = "ID",
+            description = "Research question of 04_EXPERIMENT_PLAN.md that the probe answers, such as RQ2 (see"
+                    + " `probe plan`); the script records it as RESEARCH_QUESTION. Its hypothesis goes into the"
+                    + " script, the results and the report: the first hypothesis tagged (RQ2), or H2 when the plan"
+                    + " tags none. Not with --hypothesis.")
+    private String researchQuestion;
 
     @Option(names = "--init", description = "Create code/ as a uv project with uv init when it has no pyproject.toml.")
     private boolean init;
@@ -177,8 +186,11 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method, trustRemoteCode);
+                topK, method, trustRemoteCode, researchQuestion);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
+        if (common.json()) {
+            JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));
+        }
         console.result(result.script().toString());
         console.result(result.mainScript().toString());
         return ExitCode.SUCCESS.code();

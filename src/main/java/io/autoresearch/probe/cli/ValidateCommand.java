@@ -49,6 +49,8 @@ import picocli.CommandLine.Spec;
                     + " path separator is a file; anything else is a slug (write ./NAME for a file without .json).",
             "Prints one line per file on stdout, '<path><TAB>valid' or '<path><TAB>invalid (N problems)', and"
                     + " each problem on stderr as '<path>: <JSON path>: <message> [<rule>]'.",
+            "With --json, one object with files (each {file, status, problems}, a problem being {path, rule,"
+                    + " message}) and errors (the arguments that named no results file).",
             "Every file is checked even when others are invalid or missing. The exit code is 2 when a workspace,"
                     + " file or results folder is missing, else 6 when any file is invalid, else 0."
         })
@@ -80,7 +82,7 @@ final class ValidateCommand implements Callable<Integer> {
     public Integer call() {
         Console console = common.console();
         List<String> fileArguments = arguments.stream().filter(ValidateCommand::isFileArgument).toList();
-        boolean usageProblem = false;
+        List<String> usageErrors = new ArrayList<>();
         List<Target> targets;
         if (fileArguments.isEmpty()) {
             if (arguments.size() > 1) {
@@ -98,14 +100,20 @@ final class ValidateCommand implements Callable<Integer> {
             }
             targets = new ArrayList<>();
             for (String argument : arguments) {
-                usageProblem |= !addFileTarget(argument, console, targets);
+                String usageError = addFileTarget(argument, console, targets);
+                if (usageError != null) {
+                    console.error(usageError);
+                    usageErrors.add(usageError);
+                }
             }
         }
 
         ResultsValidator validator = new ResultsValidator();
         int invalid = 0;
+        List<JsonOutput.ResultsFile> checked = new ArrayList<>();
         for (Target target : targets) {
             List<ResultsProblem> problems = validator.validate(target.file(), target.codeDir());
+            checked.add(JsonOutput.ResultsFile.of(target.displayPath(), problems));
             if (problems.isEmpty()) {
                 console.result(target.displayPath() + "\tvalid");
             } else {
@@ -120,10 +128,12 @@ final class ValidateCommand implements Callable<Integer> {
         if (!targets.isEmpty()) {
             console.info((targets.size() - invalid) + " of " + targets.size() + " results file(s) valid");
         }
-        if (usageProblem) {
-            return ExitCode.USAGE.code();
+        int exitCode = !usageErrors.isEmpty() ? ExitCode.USAGE.code()
+                : invalid == 0 ? ExitCode.SUCCESS.code() : ExitCode.VALIDATION_FAILED.code();
+        if (common.json()) {
+            JsonOutput.print(console, new JsonOutput.ValidateDocument("validate", exitCode, checked, usageErrors));
         }
-        return invalid == 0 ? ExitCode.SUCCESS.code() : ExitCode.VALIDATION_FAILED.code();
+        return exitCode;
     }
 
     /** Returns whether a command-line argument names a file rather than a slug. */
@@ -173,40 +183,36 @@ final class ValidateCommand implements Callable<Integer> {
 
     /**
      * Resolves one FILE argument and adds it to {@code targets}, or skips it when it is an
-     * index.json. Returns false, after printing why, when it names no results file to check.
+     * index.json. Returns why, when it names no results file to check, else null.
      */
-    private boolean addFileTarget(String argument, Console console, List<Target> targets) {
+    private String addFileTarget(String argument, Console console, List<Target> targets) {
         Path file;
         try {
             file = context.workingDirectory().resolve(argument).toAbsolutePath().normalize();
         } catch (InvalidPathException e) {
-            console.error("invalid path '" + argument + "': " + e.getReason());
-            return false;
+            return "invalid path '" + argument + "': " + e.getReason();
         }
         if (Files.isDirectory(file)) {
-            console.error(argument + " is a folder, not a results file: pass the files in it (" + argument
-                    + "/*.json) or a slug");
-            return false;
+            return argument + " is a folder, not a results file: pass the files in it (" + argument
+                    + "/*.json) or a slug";
         }
         if (!Files.exists(file)) {
-            console.error("results file not found: " + argument + " (" + file + ")");
-            return false;
+            return "results file not found: " + argument + " (" + file + ")";
         }
         if (file.getFileName().toString().equals(INDEX_FILE)) {
             console.info("skipped " + argument + ": " + INDEX_FILE
                     + " is the collation written by `probe report`, not a results file");
-            return true;
+            return null;
         }
         Path probeDir = file.getParent();
         Path resultsDir = probeDir == null ? null : probeDir.getParent();
         Path codeDir = resultsDir == null ? null : resultsDir.getParent();
         if (codeDir == null || !probeDir.getFileName().toString().equals("probe")
                 || !resultsDir.getFileName().toString().equals("results")) {
-            console.error(argument + " is not in a results/probe/ folder, so its artifact paths cannot be resolved. Results files"
-                    + " belong in <code>/results/probe/, with artifact paths relative to <code>/");
-            return false;
+            return argument + " is not in a results/probe/ folder, so its artifact paths cannot be resolved. Results files"
+                    + " belong in <code>/results/probe/, with artifact paths relative to <code>/";
         }
         targets.add(new Target(argument, file, codeDir));
-        return true;
+        return null;
     }
 }

@@ -84,13 +84,13 @@ public final class DemoInputs {
                 "",
                 "## Hypotheses",
                 "",
-                "- " + HYPOTHESIS,
-                "- " + ATTENTION_HYPOTHESIS,
-                "- " + PATCHING_HYPOTHESIS,
-                "- " + PATH_HYPOTHESIS,
-                "- " + PROBING_HYPOTHESIS,
-                "- " + SAE_HYPOTHESIS,
-                "- " + NULL_HYPOTHESIS,
+                "- " + HYPOTHESIS + " (RQ1)",
+                "- " + ATTENTION_HYPOTHESIS + " (RQ2)",
+                "- " + PATCHING_HYPOTHESIS + " (RQ2)",
+                "- " + PATH_HYPOTHESIS + " (RQ2)",
+                "- " + PROBING_HYPOTHESIS + " (RQ3)",
+                "- " + SAE_HYPOTHESIS + " (RQ3)",
+                "- " + NULL_HYPOTHESIS + " (RQ1)",
                 "");
     }
 
@@ -116,7 +116,7 @@ public final class DemoInputs {
         return new SetupOptions(root, SLUG, intervention.id(), codeDir.resolve(MODEL_PATH).toString(),
                 layers(intervention), prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
                 SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, force,
-                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false);
+                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false, null);
     }
 
     /** Returns the {@code --layers} value of the demo's probe of {@code intervention}. */

@@ -55,7 +55,9 @@ public final class ScriptScopes {
             String target_label_literal,
             String target_token_literal,
             int top_k,
-            boolean trust_remote_code) {
+            boolean trust_remote_code,
+            boolean has_research_question,
+            String research_question_literal) {
         public String getPackage() {
             return _package;
         }

@@ -38,6 +38,8 @@ public final class ProbeScripts {
      * @param settings the options that only some interventions read
      * @param trustRemoteCode whether the script lets the model's own Python code run
      *     ({@code --trust-remote-code}); when false the script does not mention it
+     * @param researchQuestion the research question id of {@code --rq}, such as {@code RQ2}, written into
+     *     the script as {@code RESEARCH_QUESTION}, or null to leave the constant out
      */
     public record ScriptInputs(
             Intervention intervention,
@@ -54,13 +56,17 @@ public final class ProbeScripts {
             String dtype,
             String hypothesis,
             ProbeSettings settings,
-            boolean trustRemoteCode) {
-        /** Creates the inputs of a script that keeps the model's own code off (no {@code --trust-remote-code}). */
+            boolean trustRemoteCode,
+            String researchQuestion) {
+        /**
+         * Creates the inputs of a script that keeps the model's own code off (no {@code --trust-remote-code})
+         * and names no research question.
+         */
         public ScriptInputs(Intervention intervention, String slug, String packageName, String toolVersion,
                 LocalDate generatedOn, String probeId, String modelId, String dataPath, List<Integer> layers,
                 int nExamples, List<Integer> seeds, String dtype, String hypothesis, ProbeSettings settings) {
             this(intervention, slug, packageName, toolVersion, generatedOn, probeId, modelId, dataPath, layers,
-                    nExamples, seeds, dtype, hypothesis, settings, false);
+                    nExamples, seeds, dtype, hypothesis, settings, false, null);
         }
     }
 
@@ -128,7 +134,9 @@ public final class ProbeScripts {
                 optional(settings.targetLabel()),
                 optional(settings.targetToken()),
                 settings.topK(),
-                inputs.trustRemoteCode()));
+                inputs.trustRemoteCode(),
+                inputs.researchQuestion() != null,
+                inputs.researchQuestion() == null ? "None" : PythonLiteral.of(inputs.researchQuestion())));
     }
 
     private static String optional(String value) {

@@ -39,6 +39,8 @@ import java.nio.file.Path;
  * @param method the activation-patching method, or null for {@code exact}
  * @param trustRemoteCode whether the scripts may run Python code shipped with the model
  *     ({@code --trust-remote-code}); off by default
+ * @param researchQuestion the research question id of {@code --rq}, such as {@code RQ2}, whose
+ *     hypothesis in 04_EXPERIMENT_PLAN.md the probe tests, or null
  */
 public record SetupOptions(
         Path root,
@@ -69,7 +71,8 @@ public record SetupOptions(
         String targetToken,
         Integer topK,
         String method,
-        boolean trustRemoteCode) {
+        boolean trustRemoteCode,
+        String researchQuestion) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";

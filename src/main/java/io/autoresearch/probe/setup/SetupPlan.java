@@ -20,6 +20,9 @@ import java.util.List;
  *     sequences
  * @param dataPath the copy's path relative to code/, such as {@code data/prompts.jsonl}, or null
  * @param dataCount the number of prompts, pairs or texts in the input file, or 0 without one
+ * @param researchQuestion the research question id selected with {@code --rq}, or null
+ * @param hypothesis the hypothesis the probe tests: {@code --hypothesis}, that of the selected
+ *     research question, else the plan's first one
  * @param scriptPath the intervention script relative to code/; reused from the manifest for a known probe id
  * @param generatedOn the date written into the rendered scripts: the date in the script name
  * @param created the first-setup instant of this probe, kept across re-runs
@@ -42,6 +45,7 @@ public record SetupPlan(
         int nExamples,
         List<Integer> seeds,
         String dtype,
+        String researchQuestion,
         String hypothesis,
         String scriptPath,
         LocalDate generatedOn,

@@ -110,7 +110,7 @@ public final class SetupService {
         files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis(), plan.settings(), trustRemoteCode))));
+                plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion()))));
         List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.

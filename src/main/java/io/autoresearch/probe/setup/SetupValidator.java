@@ -13,6 +13,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -96,7 +97,9 @@ public final class SetupValidator {
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
-        String hypothesis = hypothesis(options.hypothesis(), workspace);
+        String researchQuestion = researchQuestion(options.researchQuestion(), options.hypothesis());
+        String hypothesis = researchQuestion == null ? hypothesis(options.hypothesis(), workspace)
+                : planHypothesis(researchQuestion, workspace);
 
         Manifest manifest = ManifestStore.read(workspace.manifest(), toolVersion);
         Optional<Manifest.ProbeEntry> existing = manifest.probe(probeId);
@@ -115,7 +118,7 @@ public final class SetupValidator {
         checkTargets(workspace, packageName, scriptPath, dataPath);
         return new SetupPlan(workspace, intervention, needsInit, packageName, model,
                 modelIdForScript(workspace, model), lensLayers, scriptLayers, dataSource, dataPath,
-                dataCount, probeId, nExamples, seeds, dtype, hypothesis, scriptPath, generatedOn, created,
+                dataCount, probeId, nExamples, seeds, dtype, researchQuestion, hypothesis, scriptPath, generatedOn, created,
                 manifest, options.force(), settings);
     }
 
@@ -400,6 +403,36 @@ public final class SetupValidator {
             throw ProbeException.usage("invalid --dtype '" + dtype + "'; use one of " + String.join(", ", DTYPES));
         }
         return dtype;
+    }
+
+    /** Returns the {@code --rq} id in upper case, or null; it excludes {@code --hypothesis}. */
+    private static String researchQuestion(String requested, String hypothesis) {
+        if (requested == null) {
+            return null;
+        }
+        if (hypothesis != null) {
+            throw ProbeException.usage("--rq " + requested + " and --hypothesis cannot be used together: --rq takes"
+                    + " the hypothesis of that research question from 04_EXPERIMENT_PLAN.md, so give one of them");
+        }
+        String id = requested.strip().toUpperCase(Locale.ROOT);
+        if (!ExperimentPlan.QUESTION_ID.matcher(id).matches()) {
+            throw ProbeException.usage("invalid --rq '" + requested + "': expected a research question id such as"
+                    + " RQ2, as listed by `auto-research probe plan <slug>`");
+        }
+        return id;
+    }
+
+    /** Returns the hypothesis of research question {@code id} in the plan, or throws a usage error naming it. */
+    private static String planHypothesis(String id, Workspace workspace) {
+        ExperimentPlan.Plan plan = ExperimentPlan.read(workspace.experimentPlan());
+        if (plan == null) {
+            throw ProbeException.usage("--rq " + id + " needs the experiment plan " + workspace.experimentPlan()
+                    + ", which does not exist. Write it with '## Research Questions' and '## Hypotheses', or pass"
+                    + " --hypothesis TEXT instead");
+        }
+        String hypothesis = plan.hypothesisFor(id).text();
+        checkText("the hypothesis of " + id + " in " + workspace.experimentPlan(), hypothesis);
+        return hypothesis;
     }
 
     private static String hypothesis(String requested, Workspace workspace) {

@@ -12,17 +12,37 @@ public final class Console {
     private final PrintWriter err;
     private final boolean quiet;
     private final boolean verbose;
+    private final boolean json;
 
     public Console(PrintWriter out, PrintWriter err, boolean quiet, boolean verbose) {
-        this.out = out;
-        this.err = err;
-        this.quiet = quiet;
-        this.verbose = verbose;
+        this(out, err, quiet, verbose, false);
     }
 
-    /** Prints a result line (for example a path) on stdout. */
+    /**
+     * Creates a console. With {@code json}, stdout is kept for the one JSON document of the
+     * command: result lines are dropped and info lines and script output are hidden as with
+     * {@code quiet}; warnings and errors still go to stderr.
+     */
+    public Console(PrintWriter out, PrintWriter err, boolean quiet, boolean verbose, boolean json) {
+        this.out = out;
+        this.err = err;
+        this.quiet = quiet || json;
+        this.verbose = verbose;
+        this.json = json;
+    }
+
+    /** Prints a result line (for example a path) on stdout, unless the command prints a JSON document instead. */
     public void result(String line) {
+        if (json) {
+            return;
+        }
         out.println(line);
+        out.flush();
+    }
+
+    /** Prints the command's JSON document on stdout; call it once, and only with {@code --json}. */
+    public void document(String text) {
+        out.println(text);
         out.flush();
     }
 
@@ -64,5 +84,10 @@ public final class Console {
 
     public boolean isQuiet() {
         return quiet;
+    }
+
+    /** Returns whether stdout carries one JSON document instead of result lines. */
+    public boolean isJson() {
+        return json;
     }
 }
