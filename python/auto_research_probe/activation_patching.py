@@ -473,6 +473,7 @@ def run_activation_patching(config: ActivationPatchingConfig, project_root: str 
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded", "patching.baselines", "patching.sweeps"),
     )
 
 

@@ -378,6 +378,7 @@ def run_attention_pattern(config: AttentionPatternConfig, project_root: str | os
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded",),
     )
 
 

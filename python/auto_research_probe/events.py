@@ -17,12 +17,18 @@ import json
 import os
 import re
 import secrets
+import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 LEVELS = ("debug", "info", "warning", "error")
 RUN_ID_ENV = "AUTO_RESEARCH_RUN_ID"
+# Prefix of the progress lines a probe prints on stderr; `probe run` turns each into one
+# progress line per script instead of passing it through.
+PROGRESS_MARKER = "@auto-research-progress "
+
 RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{7}-[0-9a-f]{6}$")
 
 _SECRET_ENV_NAMES = ("NDIF_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN")
@@ -89,9 +95,11 @@ class EventLog:
     With `path=None` every call is a no-op, so library code can log unconditionally.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None, run_id: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, run_id: str | None = None, milestones: Sequence[str] = ()) -> None:
+        """Open the log; each event named in `milestones` is also reported as progress, in that order."""
         self.path = Path(path) if path is not None else None
         self.run_id = run_id if run_id is not None else make_run_id()
+        self.milestones = tuple(milestones)
         if not RUN_ID_PATTERN.match(self.run_id):
             raise ValueError(f"run_id {self.run_id!r} is invalid: expected YYYYMMDD-HHMMSS-<7 hex>-<6 hex>")
 
@@ -131,7 +139,15 @@ class EventLog:
                 written += os.write(descriptor, data[written:])
         finally:
             os.close(descriptor)
+        if event in self.milestones:
+            self.progress(event, self.milestones.index(event) + 1, len(self.milestones))
         return record
+
+    def progress(self, step: str, done: int, total: int) -> None:
+        """Write a `progress` event and print it on stderr as one marked line for `probe run`."""
+        self.emit("progress", level="debug", step=step, done=int(done), total=int(total))
+        payload = json.dumps({"step": step, "done": int(done), "total": int(total)})
+        print(PROGRESS_MARKER + payload, file=sys.stderr, flush=True)
 
     def error(self, event: str, error: BaseException, duration_ms: float = 0.0, **fields: Any) -> dict[str, Any] | None:
         """Append an error line with `error_type` and `error_message` taken from `error`."""

@@ -203,6 +203,7 @@ def run_logit_lens(config: LogitLensConfig, project_root: str | os.PathLike[str]
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded",),
     )
 
 

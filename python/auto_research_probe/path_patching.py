@@ -533,6 +533,7 @@ def run_path_patching(config: PathPatchingConfig, project_root: str | os.PathLik
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded", "path_patching.sweeps"),
     )
 
 

@@ -53,12 +53,14 @@ def run_with_events(
     events_path: Path,
     script_path: str | None,
     body: Callable[[EventLog, float], Path],
+    milestones: Sequence[str] = (),
 ) -> Path:
     """Call `body(log, started)` between `probe.start` and `probe.end` events and return its path.
 
     An exception from `body` is logged as `probe.error` with its duration and raised again.
+    Each event in `milestones`, then `probe.end`, is also reported as a progress step.
     """
-    log = EventLog(events_path, make_run_id(script_path))
+    log = EventLog(events_path, make_run_id(script_path), milestones=(*milestones, "probe.end"))
     started = time.perf_counter()
     log.emit("probe.start", probe_id=probe_id, intervention=intervention)
     try:

@@ -506,6 +506,7 @@ def run_probing(config: ProbingConfig, project_root: str | os.PathLike[str]) -> 
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded", "probing.activations", "probing.fit"),
     )
 
 

@@ -682,6 +682,7 @@ def run_sae_feature_lookup(config: SaeFeatureLookupConfig, project_root: str | o
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
         body=lambda log, started: _run(config, root, log, started),
+        milestones=("model.loaded", "sae.activations", "sae.trained", "sae.spliced_loss"),
     )
 
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from auto_research_probe.events import RUN_ID_ENV, EventLog, make_run_id
+from auto_research_probe.events import PROGRESS_MARKER, RUN_ID_ENV, EventLog, make_run_id
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{7}-[0-9a-f]{6}$")
@@ -99,3 +99,20 @@ def test_point_event_duration_is_number(tmp_path):
 
     line = json.loads(path.read_text(encoding="utf-8"))
     assert line["duration_ms"] == 0.0
+
+
+def test_milestones_report_progress(tmp_path, capsys):
+    log = EventLog(tmp_path / "events.jsonl", milestones=("model.loaded", "probe.end"))
+    log.emit("model.loaded")
+    log.emit("cache.hit")
+    log.emit("probe.end")
+
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    progress = [line for line in lines if line["event"] == "progress"]
+    assert [(line["step"], line["done"], line["total"]) for line in progress] == [("model.loaded", 1, 2), ("probe.end", 2, 2)]
+    assert all(line["level"] == "debug" for line in progress)
+    marked = [line for line in capsys.readouterr().err.splitlines() if line.startswith(PROGRESS_MARKER)]
+    assert [json.loads(line[len(PROGRESS_MARKER):]) for line in marked] == [
+        {"step": "model.loaded", "done": 1, "total": 2},
+        {"step": "probe.end", "done": 2, "total": 2},
+    ]

@@ -51,10 +51,12 @@ def test_run_with_events_logs_start_and_end(tmp_path):
 
     assert result == tmp_path / "demo.json"
     lines = read_events(events)
-    assert [line["event"] for line in lines] == ["probe.start", "probe.end"]
+    # probe.end is always the last progress step.
+    assert [line["event"] for line in lines] == ["probe.start", "probe.end", "progress"]
     assert lines[0]["intervention"] == "logit_lens"
     assert lines[1]["results"] == str(tmp_path / "demo.json")
-    assert lines[0]["run_id"] == lines[1]["run_id"]
+    assert (lines[2]["step"], lines[2]["done"], lines[2]["total"]) == ("probe.end", 1, 1)
+    assert lines[0]["run_id"] == lines[1]["run_id"] == lines[2]["run_id"]
 
 
 def test_run_with_events_logs_error_and_reraises(tmp_path):

@@ -1,7 +1,11 @@
 package io.autoresearch.probe.run;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.autoresearch.probe.process.ChildProcesses;
 import io.autoresearch.probe.process.CommandSpec;
+import io.autoresearch.probe.process.LineListener;
 import io.autoresearch.probe.process.ProcessFailure;
 import io.autoresearch.probe.process.ProcessResult;
 import io.autoresearch.probe.process.ProcessRunner;
@@ -46,6 +50,9 @@ import java.util.random.RandomGenerator;
  * {@link RunOutcome}, after their report has been printed on the console.
  */
 public final class RunService {
+    /** The prefix of the runtime's progress lines, as in the runtime's events module. */
+    static final String PROGRESS_MARKER = "@auto-research-progress ";
+    private static final ObjectMapper PROGRESS_JSON = new ObjectMapper();
     /** The exit code of a generated script whose runtime rejected an input with ValueError. */
     public static final int SCRIPT_INPUT_ERROR_EXIT = 2;
     /** The exit code of a generated script that hit an OSError, such as an unwritable cache folder. */
@@ -233,6 +240,8 @@ public final class RunService {
         environment.put(RunId.ENVIRONMENT_VARIABLE, runId);
         // Without this, Python buffers stdout in a pipe and progress lines arrive only at exit.
         environment.put("PYTHONUNBUFFERED", "1");
+        // The runtime reports its own progress steps; tqdm's bars would only add raw lines.
+        environment.put("TQDM_DISABLE", "1");
         if (!online) {
             environment.put("HF_HUB_OFFLINE", "1");
             environment.put("TRANSFORMERS_OFFLINE", "1");
@@ -242,10 +251,29 @@ public final class RunService {
 
     private ProcessResult runLogged(String label, CommandSpec spec, Path logFile) {
         console.verbose("$ " + spec.display() + "  (in " + spec.workingDirectory() + ")");
-        ProcessResult result = runner.run(spec, console::passthrough, console::passthrough, logFile);
+        LineListener lines = line -> passOrShowProgress(label, line);
+        ProcessResult result = runner.run(spec, lines, lines, logFile);
         console.verbose(label + " finished with exit code " + result.exitCode() + " in "
                 + String.format(Locale.ROOT, "%.1f s", result.elapsed().toMillis() / 1000.0));
         return result;
+    }
+
+    /**
+     * Shows a progress line of the runtime ({@link #PROGRESS_MARKER} and a JSON object with step, done
+     * and total) as one progress line of the script, and passes every other line through.
+     */
+    void passOrShowProgress(String label, String line) {
+        if (!line.startsWith(PROGRESS_MARKER)) {
+            console.passthrough(line);
+            return;
+        }
+        try {
+            JsonNode progress = PROGRESS_JSON.readTree(line.substring(PROGRESS_MARKER.length()));
+            console.info(label + ": " + progress.path("step").asText("?") + " (" + progress.path("done").asInt()
+                    + " of " + progress.path("total").asInt() + ")");
+        } catch (JsonProcessingException e) {
+            console.passthrough(line);
+        }
     }
 
     /** Returns the slug of {@code .research/<slug>/code}, the folder name above code/. */

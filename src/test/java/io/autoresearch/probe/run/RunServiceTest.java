@@ -66,6 +66,28 @@ class RunServiceTest {
     }
 
     @Test
+    void progressLinesBecomeOneLinePerStep() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a"));
+        String progress = String.join("\n",
+                "import json, os, sys",
+                "print('@auto-research-progress ' + json.dumps({'step': 'model.loaded', 'done': 1, 'total': 2}),"
+                        + " file=sys.stderr, flush=True)",
+                "print('tqdm=' + os.environ.get('TQDM_DISABLE', ''), file=sys.stderr, flush=True)",
+                "print('@auto-research-progress {not json', file=sys.stderr, flush=True)",
+                "");
+        FakeProject.writeScript(codeDir, "lens_a", progress + FakeProject.resultsScript("lens_a", ""));
+
+        RunOutcome outcome = service().run(request(codeDir));
+
+        String err = captured.err.toString();
+        assertEquals(ExitCode.SUCCESS, outcome.exitCode(), err);
+        assertTrue(err.contains("[auto-research] analysis/lens_a.py: model.loaded (1 of 2)"), err);
+        assertFalse(err.contains("@auto-research-progress {\"step\""), err);
+        assertTrue(err.contains("@auto-research-progress {not json"), "a malformed line is passed through: " + err);
+        assertTrue(err.contains("tqdm=1"), err);
+    }
+
+    @Test
     void runSharesOneRunIdAcrossScripts() throws IOException {
         Path codeDir = FakeProject.create(root, List.of("lens_a", "lens_b"));
         FakeProject.writeScript(codeDir, "lens_a", FakeProject.resultsScript("lens_a", ""));
