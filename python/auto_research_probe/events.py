@@ -111,6 +111,9 @@ class EventLog:
         """
         if level not in LEVELS:
             raise ValueError(f"level {level!r} is invalid: expected one of {', '.join(LEVELS)}")
+        if event in self.milestones:
+            # Before the milestone's own line, so that probe.end stays the last line of a run.
+            self.progress(event, self.milestones.index(event) + 1, len(self.milestones))
         if self.path is None:
             return None
 
@@ -139,8 +142,6 @@ class EventLog:
                 written += os.write(descriptor, data[written:])
         finally:
             os.close(descriptor)
-        if event in self.milestones:
-            self.progress(event, self.milestones.index(event) + 1, len(self.milestones))
         return record
 
     def progress(self, step: str, done: int, total: int) -> None:

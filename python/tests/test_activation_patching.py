@@ -332,6 +332,7 @@ TEMPLATE = REPO_ROOT / "templates" / "activation_patching.py.mustache"
 TEMPLATE_VARIABLES = {
     "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal", "n_examples",
     "seeds_literal", "dtype_literal", "hypothesis_literal", "layers_literal", "pairs_path_literal", "method_literal",
+ "research_question_literal",
 }
 
 

@@ -244,7 +244,7 @@ def test_run_results_cover_every_head(tiny_run):
     assert results["provenance"]["weights_sha256"]
     assert results["provenance"]["script"] == "analysis/attention_pattern_20261204.py"
 
-    assert [event["event"] for event in read_events(root)][:2] == ["probe.start", "model.loaded"]
+    assert [event["event"] for event in read_events(root) if event["event"] != "progress"][:2] == ["probe.start", "model.loaded"]
     assert read_events(root)[-1]["event"] == "probe.end"
 
 
@@ -378,8 +378,8 @@ def test_demo_run_separates_induction_from_the_control(tmp_path):
 
 def render_sample(template: str, values: dict) -> str:
     template = re.sub(r"\{\{![^}]*\}\}", "", template)
-    # The section is rendered only with --trust-remote-code, which these scripts do not use.
-    template = re.sub(r"^\{\{#trust_remote_code\}\}\n.*?^\{\{/trust_remote_code\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
+    # The sections are rendered only with --trust-remote-code or --rq, which these scripts do not use.
+    template = re.sub(r"^\{\{#(\w+)\}\}\n.*?^\{\{/\1\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
     return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
 
 
@@ -389,7 +389,7 @@ def test_template_uses_exactly_the_contract_variables_and_compiles():
         "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal",
         "n_examples", "seeds_literal", "dtype_literal", "hypothesis_literal", "layers_literal",
     }
-    assert set(re.findall(r"\{\{(\w+)\}\}", text)) == common | {"seq_len"}
+    assert set(re.findall(r"\{\{(\w+)\}\}", text)) == common | {"seq_len", "research_question_literal"}
     lens_header = (REPO_ROOT / "templates" / "logit_lens.py.mustache").read_text(encoding="utf-8").split('"""', 1)[0]
     assert text.startswith(lens_header)
     values = {

@@ -32,6 +32,7 @@ JAR = REPO_ROOT / "target" / "auto-research.jar"
 TEMPLATE_VARIABLES = {
     "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal", "n_examples",
     "seeds_literal", "dtype_literal", "hypothesis_literal", "layers_literal", "pairs_path_literal", "receiver_literal",
+ "research_question_literal",
 }
 
 
@@ -199,8 +200,8 @@ def test_derangement_keeps_length_bucket():
 
 def render(template: str, values: dict) -> str:
     template = re.sub(r"\{\{![^}]*\}\}", "", template)
-    # The section is rendered only with --trust-remote-code, which these scripts do not use.
-    template = re.sub(r"^\{\{#trust_remote_code\}\}\n.*?^\{\{/trust_remote_code\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
+    # The sections are rendered only with --trust-remote-code or --rq, which these scripts do not use.
+    template = re.sub(r"^\{\{#(\w+)\}\}\n.*?^\{\{/\1\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
     return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
 
 

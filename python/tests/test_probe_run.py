@@ -51,11 +51,11 @@ def test_run_with_events_logs_start_and_end(tmp_path):
 
     assert result == tmp_path / "demo.json"
     lines = read_events(events)
-    # probe.end is always the last progress step.
-    assert [line["event"] for line in lines] == ["probe.start", "probe.end", "progress"]
+    # probe.end is always the last progress step, reported just before its own line.
+    assert [line["event"] for line in lines] == ["probe.start", "progress", "probe.end"]
     assert lines[0]["intervention"] == "logit_lens"
-    assert lines[1]["results"] == str(tmp_path / "demo.json")
-    assert (lines[2]["step"], lines[2]["done"], lines[2]["total"]) == ("probe.end", 1, 1)
+    assert (lines[1]["step"], lines[1]["done"], lines[1]["total"]) == ("probe.end", 1, 1)
+    assert lines[2]["results"] == str(tmp_path / "demo.json")
     assert lines[0]["run_id"] == lines[1]["run_id"] == lines[2]["run_id"]
 
 

@@ -35,6 +35,7 @@ TEMPLATE_VARIABLES = {
     "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal", "labels_path_literal",
     "layers_literal", "n_examples", "seeds_literal", "dtype_literal", "hypothesis_literal", "hook_literal",
     "position_literal", "folds",
+ "research_question_literal",
 }
 
 

@@ -487,6 +487,7 @@ TEMPLATE_VARIABLES = {
     "tool_version", "generated_on", "package", "probe_id_literal", "model_id_literal", "labels_path_literal",
     "layers_literal", "n_examples", "seeds_literal", "dtype_literal", "hypothesis_literal", "hook_literal",
     "sae_path_literal", "sae_width_literal", "target_label_literal", "target_token_literal", "top_k",
+ "research_question_literal",
 }
 
 

@@ -43,7 +43,8 @@ def render(template: str, values: dict) -> str:
     return re.sub(r"\{\{(\w+)\}\}", variable, template)
 
 
-COMMON = {"slug": "tiny-study", "package": PACKAGE, "tool_version": "0.1.0", "generated_on": "2026-12-04", "trust_remote_code": []}
+COMMON = {"slug": "tiny-study", "package": PACKAGE, "tool_version": "0.1.0", "generated_on": "2026-12-04", "trust_remote_code": [],
+          "has_research_question": [], "research_question_literal": "None"}
 HOSTILE_HYPOTHESIS = 'Layer 1 """predicts""" the \\ answer\n{{slug}} \u2028 end'
 
 

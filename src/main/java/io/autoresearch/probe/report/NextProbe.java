@@ -40,19 +40,25 @@ final class NextProbe {
     private final ProbeResults results;
     private final String slug;
     private final boolean hasPairs;
+    private final String model;
 
     /**
      * @param hasPairs whether the project already has {@code code/data/pairs.jsonl}, so that a
      *     patching setup needs no {@code --pairs}
      */
-    private NextProbe(ProbeResults results, String slug, boolean hasPairs) {
+    private NextProbe(ProbeResults results, String slug, boolean hasPairs, String model) {
         this.results = results;
         this.slug = slug;
         this.hasPairs = hasPairs;
+        this.model = model;
     }
 
-    static Suggestion suggest(ProbeResults results, String slug, boolean hasPairs) {
-        NextProbe next = new NextProbe(results, slug, hasPairs);
+    /**
+     * @param model the probe's model as the next setup command names it, or null to leave
+     *     {@code --model} out
+     */
+    static Suggestion suggest(ProbeResults results, String slug, boolean hasPairs, String model) {
+        NextProbe next = new NextProbe(results, slug, hasPairs, model);
         return switch (results.intervention()) {
             case "logit_lens" -> next.afterLogitLens();
             case "attention_pattern" -> next.afterAttentionPattern();
@@ -353,7 +359,14 @@ final class NextProbe {
     }
 
     private String setup(String intervention, String options) {
-        return "auto-research probe setup " + slug + " --intervention " + intervention + " " + options;
+        // Setup's default model is gpt2, so the command names the model this probe ran on.
+        String modelOption = model == null ? "" : " --model " + shellWord(model);
+        return "auto-research probe setup " + slug + " --intervention " + intervention + modelOption + " " + options;
+    }
+
+    /** Quotes {@code word} for a POSIX shell unless it holds only characters that need no quoting. */
+    private static String shellWord(String word) {
+        return word.matches("[A-Za-z0-9_./:=@+-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
     }
 
     private String pairsOption() {

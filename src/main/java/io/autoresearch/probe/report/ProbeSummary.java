@@ -100,7 +100,7 @@ final class ProbeSummary {
             hypothesisSource = HypothesisSource.NONE;
         }
         boolean hasPairs = Files.isRegularFile(workspace.codeDir().resolve("data").resolve("pairs.jsonl"));
-        next = NextProbe.suggest(results, workspace.slug().value(), hasPairs);
+        next = NextProbe.suggest(results, workspace.slug().value(), hasPairs, modelArgument());
     }
 
     ProbeResults results() {
@@ -170,6 +170,27 @@ final class ProbeSummary {
         int seeds = results.seeds().size();
         return results.nExamples() + " examples per seed × " + seeds + (seeds == 1 ? " seed" : " seeds") + " = "
                 + (long) results.nExamples() * seeds + " examples";
+    }
+
+    /**
+     * Returns the model as a next setup command must name it, from the folder that holds
+     * {@code .research/}: a model folder inside code/ by its path from there, anything else as the
+     * results file names it (a hub id or an absolute path).
+     */
+    private String modelArgument() {
+        String model = results.modelId();
+        if (model == null || model.isBlank()) {
+            return null;
+        }
+        try {
+            Path folder = workspace.codeDir().resolve(model).normalize();
+            if (!Path.of(model).isAbsolute() && folder.startsWith(workspace.codeDir()) && Files.isDirectory(folder)) {
+                return ".research/" + workspace.slug().value() + "/code/" + model;
+            }
+        } catch (java.nio.file.InvalidPathException e) {
+            return model;
+        }
+        return model;
     }
 
     /** Describes the data: a dataset field, the sequences' description, or the data file the script reads. */

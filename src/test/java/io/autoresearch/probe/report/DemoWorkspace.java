@@ -2,6 +2,7 @@ package io.autoresearch.probe.report;
 
 import io.autoresearch.probe.setup.Fixtures;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -26,6 +27,8 @@ final class DemoWorkspace {
         Path code = codeDir(root);
         Fixtures.copyTree(REPOSITORY.resolve("results").resolve("probe"), code.resolve("results").resolve("probe"));
         Fixtures.copyTree(REPOSITORY.resolve("analysis"), code.resolve("analysis"));
+        // The model folder the results name, as probe demo leaves it (its files are not read here).
+        Files.createDirectories(code.resolve("models").resolve("induction-demo-model"));
         return code;
     }
 

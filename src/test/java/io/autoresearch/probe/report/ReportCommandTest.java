@@ -155,7 +155,8 @@ class ReportCommandTest {
         assertTrue(lens.contains("| layer 0 | rank_of_correct_token | 103.5 | [94.9, 112.1] |"), lens);
         assertTrue(lens.contains("| layer 2 | log_prob_of_correct_token | -0.491 | [-0.623, -0.375] |"), lens);
         assertTrue(lens.contains("nostalgebraist (2020)"), lens);
-        assertTrue(lens.contains("--intervention activation_patching --layers 1"), lens);
+        assertTrue(lens.contains("--intervention activation_patching"
+                + " --model .research/induction-demo/code/models/induction-demo-model --layers 1"), lens);
 
         String attention = read(reportFile("attention_pattern_layers_0_to_1"));
         assertTrue(attention.contains("| L1H3 | induction_score | 0.591 | [0.586, 0.596] |"), attention);
@@ -164,7 +165,8 @@ class ReportCommandTest {
         assertTrue(attention.contains("Elhage et al. (2021)"), attention);
         assertTrue(section(attention, "## Limitations & Next Probe").contains("Path-patch the top previous-token"
                 + " head L0H3"), attention);
-        assertTrue(attention.contains("--intervention path_patching --receiver L1H3"), attention);
+        assertTrue(attention.contains("--intervention path_patching --model .research/induction-demo/code/models/induction-demo-model"
+                + " --receiver L1H3"), attention);
         assertTrue(attention.contains("Attention views (HTML, open offline):"), attention);
 
         String patching = read(reportFile("activation_patching_layers_0_to_1"));
@@ -172,7 +174,8 @@ class ReportCommandTest {
                 patching);
         assertTrue(patching.contains("Meng et al. (2022)"), patching);
         assertTrue(patching.contains("Heimersheim & Nanda (2024)"), patching);
-        assertTrue(patching.contains("--intervention path_patching --receiver L1H3"), patching);
+        assertTrue(patching.contains("--intervention path_patching --model .research/induction-demo/code/models/induction-demo-model"
+                + " --receiver L1H3"), patching);
 
         String path = read(reportFile("path_patching_receiver_auto"));
         assertTrue(path.contains("| L0H3 -> L1H3.k | fraction_of_logit_diff_carried | 0.387 | [0.376, 0.398] |"),

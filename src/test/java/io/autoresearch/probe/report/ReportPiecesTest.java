@@ -12,6 +12,7 @@ import io.autoresearch.probe.render.TemplateRenderer;
 import io.autoresearch.probe.workspace.Slug;
 import io.autoresearch.probe.workspace.Workspace;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -29,8 +30,10 @@ class ReportPiecesTest {
                 .toFile());
     }
 
-    private ProbeSummary summary(ObjectNode document) {
+    private ProbeSummary summary(ObjectNode document) throws IOException {
         Workspace workspace = new Workspace(root, Slug.parse(DemoWorkspace.SLUG));
+        // The model folder the demo results name, so the next setup command can name it.
+        Files.createDirectories(workspace.codeDir().resolve("models").resolve("induction-demo-model"));
         ProbeResults results = new ProbeResults(workspace.resultsFile(document.path("probe_id").asText()),
                 "results/probe/" + document.path("probe_id").asText() + ".json", document);
         return new ProbeSummary(results, workspace, null, null);
@@ -134,8 +137,9 @@ class ReportPiecesTest {
         NextProbe.Suggestion next = summary(document).next();
 
         assertTrue(next.text().startsWith("No head's induction score clears its controls"), next.text());
-        assertEquals("auto-research probe setup induction-demo --intervention activation_patching --layers all"
-                + " --pairs PAIRS.jsonl", next.command());
+        assertEquals("auto-research probe setup induction-demo --intervention activation_patching"
+                + " --model .research/induction-demo/code/models/induction-demo-model --layers all --pairs PAIRS.jsonl",
+                next.command());
     }
 
     @Test
@@ -147,8 +151,8 @@ class ReportPiecesTest {
 
         assertTrue(next.text().contains("K-composition implies that L0H3 is a previous-token head and L1H3 an"
                 + " induction head"), next.text());
-        assertEquals("auto-research probe setup induction-demo --intervention attention_pattern --layers 0-1",
-                next.command());
+        assertEquals("auto-research probe setup induction-demo --intervention attention_pattern"
+                + " --model .research/induction-demo/code/models/induction-demo-model --layers 0-1", next.command());
     }
 
     @Test
