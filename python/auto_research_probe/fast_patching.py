@@ -24,11 +24,11 @@ exact up to floating-point rounding:
    nothing else), and instead of the full unembedding only the answer's and the wrong
    answer's logits are computed.
 3. Batch many patches into one pass. Every patch is rewritten as "this residual stream
-   enters block s at positions p..T-1": a resid_pre patch at (L, p) enters block L; an
+   enters block s at positions p..T-1". A resid_pre patch at (L, p) enters block L. An
    attn_out or mlp_out patch at (L, p) changes only row p of block L's output, which
-   enters block L+1; an all-position or head_out patch at layer L enters block L+1 at
-   every position after block L's MLP has run on it (head_out: block L's output
-   projection applied to hook_z with one head's clean value). Patches that enter at
+   enters block L+1. An all-position or head_out patch at layer L enters block L+1 at
+   every position after block L's MLP has run on it; for head_out, block L's output
+   projection is applied to hook_z with one head's clean value. Patches that enter at
    the same position p are stacked on the batch axis and join the pass at their own
    block, so one pass over the blocks serves many patches.
 

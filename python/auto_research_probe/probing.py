@@ -18,9 +18,9 @@ label, which a probe can memorise. A per-example permutation, as here, cannot be
 memorised on held-out folds, so the control accuracy is near chance. Selectivity here
 therefore measures accuracy above chance, not above a memorisation control.
 
-Token positions. "last" is the text's last token; "first" is position 0 of the input
-as the model reads it (the BOS token of a decoder that prepends one, the [CLS] token of
-an encoder); "mean" averages the text's own tokens (BOS, [CLS] and [SEP] excluded).
+Token positions. "last" is the text's last token. "first" is position 0 of the input
+as the model reads it: the BOS token of a decoder that prepends one, the [CLS] token of
+an encoder. "mean" averages the text's own tokens, without BOS, [CLS] and [SEP].
 Texts run in right-padded batches, and padding positions are never read: a causal
 model cannot see padding after a token, and an encoder gets the attention mask.
 

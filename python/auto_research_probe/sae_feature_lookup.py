@@ -48,8 +48,8 @@ Reconstruction quality:
 Feature density is the share of analysed tokens on which a feature is active.
 
 Associations. A text's score for a feature is its activation at the text's last
-token (`text_position` "last"; "max" and "mean" over the text's tokens are the other
-choices). For a label, texts with that label are the positives and labelled texts
+token (`text_position` "last"). The other choices are "max" and "mean" over the text's
+tokens. For a label, texts with that label are the positives and labelled texts
 without it the negatives; each feature gets the AUROC of its scores (Mann-Whitney,
 ties count one half; 0.5 is chance, 1 means every positive text scores higher), the
 difference of means and the point-biserial correlation. The features are ranked by

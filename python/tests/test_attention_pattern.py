@@ -24,6 +24,7 @@ from auto_research_probe.attention_pattern import (
     scores_from_pattern,
 )
 from auto_research_probe.stats import bootstrap_ci
+from test_templates import render
 
 pytestmark = pytest.mark.torch
 
@@ -376,13 +377,6 @@ def test_demo_run_separates_induction_from_the_control(tmp_path):
         assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
-def render_sample(template: str, values: dict) -> str:
-    template = re.sub(r"\{\{![^}]*\}\}", "", template)
-    # The sections are rendered only with --trust-remote-code or --rq, which these scripts do not use.
-    template = re.sub(r"^\{\{#(\w+)\}\}\n.*?^\{\{/\1\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
-    return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
-
-
 def test_template_uses_exactly_the_contract_variables_and_compiles():
     text = TEMPLATE.read_text(encoding="utf-8")
     common = {
@@ -405,7 +399,7 @@ def test_template_uses_exactly_the_contract_variables_and_compiles():
         "layers_literal": "[0, 1]",
         "seq_len": 20,
     }
-    source = render_sample(text, values)
+    source = render(text, values)
     compile(source, "attention_pattern_20261204.py", "exec")
     assert "SEQ_LEN = 20" in source
     assert "seq_len=SEQ_LEN" in source

@@ -182,8 +182,8 @@ def test_pattern_scores_cached_equal_uncached(demo_model, tmp_path, monkeypatch)
 def test_patched_logit_diffs_cached_equal_uncached(demo_model, demo_pairs, tmp_path, monkeypatch):
     sources = [1, 2, 0, 4, 5, 3, 7, 8, 9, 6]
     counter = ForwardCounter(monkeypatch)
-    # The reference loop runs one forward pass per site, so the counts below show what the cache
-    # saves; the fast engine, checked at the end, reads the same cache.
+    # The reference loop runs one forward pass per site, so the counts below show what the cache saves.
+    # The fast engine, checked at the end, reads the same cache.
     uncached = patched_logit_diffs(demo_model, demo_pairs, SITES, batch_size=4, engine="reference")
     shuffled = patched_logit_diffs(demo_model, demo_pairs, ["head_out"], batch_size=4, sources=sources, engine="reference")["head_out"]
     counter.take()

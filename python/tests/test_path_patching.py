@@ -20,6 +20,7 @@ from auto_research_probe.path_patching import (
     run_path_patching,
     sender_sweep,
 )
+from test_templates import render
 from tiny_model import WORDS, build_tiny_gpt2
 
 pytestmark = pytest.mark.torch
@@ -196,13 +197,6 @@ def test_derangement_keeps_length_bucket():
     for index, source in sources.items():
         assert source != index
         assert len(pairs[source].clean_ids) == len(pairs[index].clean_ids)
-
-
-def render(template: str, values: dict) -> str:
-    template = re.sub(r"\{\{![^}]*\}\}", "", template)
-    # The sections are rendered only with --trust-remote-code or --rq, which these scripts do not use.
-    template = re.sub(r"^\{\{#(\w+)\}\}\n.*?^\{\{/\1\}\}\n", "", template, flags=re.MULTILINE | re.DOTALL)
-    return re.sub(r"\{\{(\w+)\}\}", lambda match: str(values[match.group(1)]), template)
 
 
 def write_script(code: Path, probe_id: str, receiver: str) -> Path:

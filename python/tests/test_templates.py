@@ -29,7 +29,8 @@ def render(template: str, values: dict) -> str:
 
     def section(match: re.Match) -> str:
         body = match.group(2).lstrip("\n")
-        return "".join(render(body, {**values, **item}) for item in values[match.group(1)])
+        # A section without a value is off, as --trust-remote-code and --rq are by default.
+        return "".join(render(body, {**values, **item}) for item in values.get(match.group(1), []))
 
     template = re.sub(r"^\{\{#(\w+)\}\}\n(.*?)^\{\{/\1\}\}\n", section, template, flags=re.MULTILINE | re.DOTALL)
 

@@ -22,11 +22,11 @@ public final class ScriptScopes {
 
     /**
      * Scope of the intervention templates, {@code <intervention>.py.mustache}. Each template uses
-     * the variables it needs: the logit lens reads the prompts path, the patching templates the
-     * pairs path, path patching the receiver, the attention pattern the span length, activation
-     * patching the method, probing and SAE feature lookup the labels path and the hook, probing
-     * the position and folds, SAE feature lookup the SAE, its width, the targets and top_k. A
-     * variable an intervention does not read is {@code None}, 0 or its default. The section
+     * the variables it needs. The logit lens reads the prompts path and the patching templates the
+     * pairs path. Path patching reads the receiver, the attention pattern the span length and
+     * activation patching the method. Probing and SAE feature lookup read the labels path and the
+     * hook; probing also reads the position and folds, SAE feature lookup the SAE, its width, the
+     * targets and top_k. A variable an intervention does not read is {@code None}, 0 or its default. The section
      * {@code trust_remote_code} renders {@code trust_remote_code=True} only when it is true.
      */
     public record InterventionScript(

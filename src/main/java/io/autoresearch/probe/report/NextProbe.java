@@ -245,6 +245,7 @@ final class NextProbe {
                 best = i;
             }
         }
+
         String position = document.path("position").asText("last");
         String hook = document.path("hook").asText("resid_post");
         String labels = labelsOption(document);
@@ -258,6 +259,7 @@ final class NextProbe {
                     + other + " position, or add texts: the interval narrows with more examples per seed.",
                     setup("probing", "--hook " + hook + " --position " + other + labels));
         }
+
         int layer = layers.get(best);
         String estimate = Format.estimate(values.get(best), intervalAt(intervals, best));
         if ("encoder".equals(document.path("model_kind").asText())) {

@@ -173,9 +173,9 @@ final class ProbeSummary {
     }
 
     /**
-     * Returns the model as a next setup command must name it, from the folder that holds
-     * {@code .research/}: a model folder inside code/ by its path from there, anything else as the
-     * results file names it (a hub id or an absolute path).
+     * Returns the model as a next setup command must name it, run from the folder that contains
+     * {@code .research/}. A model folder inside code/ gets its path from there; a hub id or an
+     * absolute path stays as the results file names it.
      */
     private String modelArgument() {
         String model = results.modelId();

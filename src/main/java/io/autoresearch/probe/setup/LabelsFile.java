@@ -97,10 +97,10 @@ public final class LabelsFile {
         }
     }
 
-    /** Joins the first {@value #LISTED} items with commas and says how many more there are. */
+    /** Joins the first {@value #LISTED} items with commas and appends the count of the rest. */
     static String listed(Collection<String> items) {
-        List<String> shown = items.stream().limit(LISTED).toList();
-        String text = String.join(", ", shown);
+        List<String> first = items.stream().limit(LISTED).toList();
+        String text = String.join(", ", first);
         return items.size() > LISTED ? text + " and " + (items.size() - LISTED) + " more" : text;
     }
 

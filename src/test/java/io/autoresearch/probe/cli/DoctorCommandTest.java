@@ -19,7 +19,7 @@ class DoctorCommandTest {
     @TempDir
     Path home;
 
-    /** A context with the real PATH (so uv is found as the other commands find it) and an empty tool home. */
+    /** Returns a context with the real PATH, so uv is found as the other commands find it, and an empty tool home. */
     private ProbeContext realPath() {
         return new ProbeContext(Map.of("PATH", System.getenv().getOrDefault("PATH", ""),
                 UvLocator.TOOL_HOME_VARIABLE, System.getenv().getOrDefault(UvLocator.TOOL_HOME_VARIABLE,

@@ -2,6 +2,7 @@ package io.autoresearch.probe.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -33,7 +34,8 @@ class JsonOutputTest {
     /** Parses stdout as one JSON document; fails when anything else is printed there. */
     private static JsonNode document(CliRun run) throws IOException {
         JsonNode node = JSON.readTree(run.out());
-        assertTrue(node != null && node.isObject(), "stdout is not one JSON object:\n" + run.out());
+        assertNotNull(node, "stdout is empty:\n" + run.out());
+        assertTrue(node.isObject(), "stdout is not one JSON object:\n" + run.out());
         return node;
     }
 

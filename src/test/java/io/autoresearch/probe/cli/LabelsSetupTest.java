@@ -75,7 +75,7 @@ class LabelsSetupTest {
     }
 
     @Test
-    void saeLookupTrainsByDefaultAndNamesItsLayer() throws IOException {
+    void saeSetupRendersTrainingOptions() throws IOException {
         CliRun run = setup("sae_feature_lookup", "--labels", labels.toString(), "--layers", "1",
                 "--target-label", "1", "--target-token", " a", "--top-k", "5", "--sae-width", "128");
 
@@ -93,7 +93,7 @@ class LabelsSetupTest {
     }
 
     @Test
-    void saeFolderInsideCodeIsNamedRelativeToCode() throws IOException {
+    void saeFolderInsideCodeIsRelative() throws IOException {
         Path sae = writeSae(code.resolve("saes/layer1"), 64);
 
         CliRun run = setup("sae_feature_lookup", "--labels", labels.toString(), "--layers", "1",
@@ -176,7 +176,7 @@ class LabelsSetupTest {
     }
 
     @Test
-    void anEncoderRunsProbingOnlyWithResidualHooks() throws IOException {
+    void encoderAllowsProbingResidualHooksOnly() throws IOException {
         Path bert = root.resolve("models/bert");
         Files.createDirectories(bert);
         Files.writeString(bert.resolve("config.json"), "{\"model_type\": \"bert\", \"num_hidden_layers\": 6,"

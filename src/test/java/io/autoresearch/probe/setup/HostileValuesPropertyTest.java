@@ -189,7 +189,7 @@ class HostileValuesPropertyTest {
         }
         // With every value's literal taken out, what is left is template text, which has no
         // HTML entity; an escaping renderer would have added some around '&', '<', '>' or quotes.
-        // Longest literal first: a short literal such as '' can also occur inside a longer one.
+        // Long literals go first, because a short literal such as '' can also occur inside a longer one.
         String templateText = source;
         List<String> literals = new ArrayList<>();
         for (Object value : expect.values()) {
