@@ -1,0 +1,398 @@
+"""The nnsight backend: a Hugging Face model in nnsight, with the module paths the probes read.
+
+TransformerLens rebuilds a model in its own classes; nnsight wraps the Hugging Face
+model as it is, so it loads any architecture transformers knows, large models spread
+over several GPUs (`device_map`) and models that run remotely on NDIF. What the probes
+need from a model is a handful of modules per architecture, its *roles*:
+
+- `blocks`: the list of transformer blocks (a block's input is the residual stream
+  entering it, TransformerLens's `hook_resid_pre`; its output, the stream leaving it);
+- `final_norm` and `unembed`: the final layer norm and the unembedding;
+- `attn`, `attn_out_proj` and `mlp`, paths inside one block: the attention module
+  (its output is the block's attention output), the projection after the heads (its
+  input is every head's output before W_O side by side, TransformerLens's `hook_z`)
+  and the MLP.
+
+`ARCHITECTURES` lists them for the architectures this backend knows; a script can give
+`module_paths` for another one, or to correct a path.
+
+The trace code itself lives in each generated script, where a researcher can read and
+edit it. It uses only torch and the model's modules, because with `remote=True`
+nnsight ships the body of a trace to NDIF, where this package is not installed.
+
+Batches of prompts with different lengths are left-padded (`pad_batch`): every prompt
+ends in the last column, the attention mask hides the padding, and the position ids
+count from each prompt's first real token. Without explicit position ids Hugging Face
+GPT-2 numbers positions from the first column, padding included, which shifts every
+padded prompt's positional embeddings and changes its logits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import torch
+
+from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype
+
+BACKENDS = ("transformer_lens", "nnsight")
+ROLES = ("blocks", "final_norm", "unembed", "attn", "attn_out_proj", "mlp")
+# Roles whose path is relative to one block; the others are relative to the model.
+BLOCK_ROLES = ("attn", "attn_out_proj", "mlp")
+
+_LLAMA_LIKE = {
+    "blocks": "model.layers",
+    "final_norm": "model.norm",
+    "unembed": "lm_head",
+    "attn": "self_attn",
+    "attn_out_proj": "self_attn.o_proj",
+    "mlp": "mlp",
+}
+ARCHITECTURES: dict[str, dict[str, str]] = {
+    "GPT2LMHeadModel": {
+        "blocks": "transformer.h",
+        "final_norm": "transformer.ln_f",
+        "unembed": "lm_head",
+        "attn": "attn",
+        "attn_out_proj": "attn.c_proj",
+        "mlp": "mlp",
+    },
+    "LlamaForCausalLM": _LLAMA_LIKE,
+    "MistralForCausalLM": _LLAMA_LIKE,
+    "Qwen2ForCausalLM": _LLAMA_LIKE,
+    "Qwen3ForCausalLM": _LLAMA_LIKE,
+    "GemmaForCausalLM": _LLAMA_LIKE,
+    "Gemma2ForCausalLM": _LLAMA_LIKE,
+    "GPTNeoXForCausalLM": {
+        "blocks": "gpt_neox.layers",
+        "final_norm": "gpt_neox.final_layer_norm",
+        "unembed": "embed_out",
+        "attn": "attention",
+        "attn_out_proj": "attention.dense",
+        "mlp": "mlp",
+    },
+    "PhiForCausalLM": {
+        "blocks": "model.layers",
+        "final_norm": "model.final_layernorm",
+        "unembed": "lm_head",
+        "attn": "self_attn",
+        "attn_out_proj": "self_attn.dense",
+        "mlp": "mlp",
+    },
+    "OPTForCausalLM": {
+        "blocks": "model.decoder.layers",
+        "final_norm": "model.decoder.final_layer_norm",
+        "unembed": "lm_head",
+        "attn": "self_attn",
+        "attn_out_proj": "self_attn.out_proj",
+        "mlp": "fc2",
+    },
+}
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+NDIF_KEY_ENV = "NDIF_API_KEY"
+NDIF_CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class NnsightConfig:
+    """The model facts the probes read, named as in a TransformerLens `cfg`.
+
+    `default_prepend_bos` is True when the tokenizer has a BOS token, so
+    `models.tokenize_prompt` prepends it once, as TransformerLens does for GPT-2.
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_head: int
+    d_vocab: int
+    n_ctx: int | None
+    device: str
+    dtype: torch.dtype
+    default_prepend_bos: bool
+    architecture: str
+    model_name: str
+
+
+@dataclass
+class NnsightLM:
+    """An nnsight `TransformersModel` (`model`), its tokenizer, `cfg`, module paths and where it runs.
+
+    `remote` is what the script passes to `model.trace(..., remote=...)`: False, True
+    (NDIF) or "local" (nnsight serialises the request and runs it here, a check that a
+    trace would survive the trip to NDIF).
+    """
+
+    model: Any
+    tokenizer: Any
+    cfg: NnsightConfig
+    paths: dict[str, str]
+    remote: bool | str = False
+
+    @property
+    def blocks(self) -> Any:
+        """The nnsight envoy of the block list; index it with a layer number."""
+        return envoy_at(self.model, self.paths["blocks"])
+
+    def module(self, role: str, layer: int | None = None) -> Any:
+        """Return the envoy of `role`, inside block `layer` for attn, attn_out_proj and mlp."""
+        if role not in ROLES:
+            raise ValueError(f"unknown module role {role!r}: choose from {', '.join(ROLES)}")
+        if role in BLOCK_ROLES:
+            if layer is None:
+                raise ValueError(f"module role {role!r} is inside a block: give its layer")
+            return envoy_at(self.blocks[layer], self.paths[role])
+        return envoy_at(self.model, self.paths[role])
+
+    @property
+    def hf_model(self) -> torch.nn.Module:
+        """The wrapped Hugging Face model (its weights are on the meta device when remote)."""
+        return self.model._module
+
+
+@dataclass(frozen=True)
+class PaddedBatch:
+    """Left-padded token ids [batch, pos], attention mask, position ids and each prompt's length."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+    lengths: list[int]
+
+
+def envoy_at(root: Any, path: str) -> Any:
+    """Follow a dotted path of attribute names and list indices from an nnsight envoy."""
+    current = root
+    for part in path.split("."):
+        current = current[int(part)] if part.isdigit() else getattr(current, part)
+    return current
+
+
+def resolve_paths(hf_model: torch.nn.Module, architecture: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the module path of every role, checked against the model's own module tree.
+
+    `overrides` replace or add paths (a script's MODULE_PATHS). Raises ValueError for an
+    architecture with no table and no complete override, an unknown role, and a path
+    that names no module, saying which part is missing and what is there instead.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(ROLES))
+    if unknown:
+        raise ValueError(f"MODULE_PATHS names unknown role {unknown[0]!r}: the roles are {', '.join(ROLES)}")
+    base = ARCHITECTURES.get(architecture)
+    if base is None:
+        missing = [role for role in ROLES if role not in overrides]
+        if missing:
+            raise ValueError(
+                f"architecture {architecture!r} is not one the nnsight backend knows ({', '.join(sorted(ARCHITECTURES))}); "
+                f"set MODULE_PATHS in the script to the module path of each role ({', '.join(missing)} missing), "
+                "or use a model of a known architecture"
+            )
+        base = {}
+    paths = {**base, **overrides}
+    blocks = _submodule(hf_model, paths["blocks"], "blocks", architecture)
+    if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0:
+        raise ValueError(
+            f"module path {paths['blocks']!r} (role blocks) in {architecture} is a {type(blocks).__name__}, "
+            "not a non-empty list of transformer blocks; set MODULE_PATHS['blocks'] to the block list"
+        )
+    for role in ROLES:
+        if role == "blocks":
+            continue
+        root = blocks[0] if role in BLOCK_ROLES else hf_model
+        _submodule(root, paths[role], role, architecture, prefix=f"{paths['blocks']}.0." if role in BLOCK_ROLES else "")
+    return paths
+
+
+def _submodule(root: torch.nn.Module, path: str, role: str, architecture: str, prefix: str = "") -> torch.nn.Module:
+    current = root
+    walked: list[str] = []
+    for part in path.split("."):
+        children = dict(current.named_children())
+        if part not in children:
+            where = prefix + ".".join(walked) if walked or prefix else "the model"
+            listed = ", ".join(children) or "none"
+            raise ValueError(
+                f"module path {prefix + path!r} (role {role}) does not exist in {architecture}: {where.rstrip('.')!s} "
+                f"has no child {part!r} (its children: {listed}); fix MODULE_PATHS[{role!r}] in the script"
+            )
+        current = children[part]
+        walked.append(part)
+    return current
+
+
+def _config_int(config: Any, *names: str) -> int | None:
+    for name in names:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _model_config(hf_model: torch.nn.Module, architecture: str, paths: dict[str, str], model_name: str, tokenizer: Any) -> NnsightConfig:
+    config = hf_model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    n_layers = len(hf_model.get_submodule(paths["blocks"]))
+    unembed = hf_model.get_submodule(paths["unembed"])
+    d_vocab = int(unembed.weight.shape[0]) if getattr(unembed, "weight", None) is not None else int(text_config.vocab_size)
+    d_model = _config_int(text_config, "hidden_size", "n_embd", "d_model")
+    n_heads = _config_int(text_config, "num_attention_heads", "n_head")
+    if d_model is None or n_heads is None:
+        raise ValueError(f"the config of {model_name} ({architecture}) gives no hidden size or head count")
+    d_head = _config_int(text_config, "head_dim") or d_model // n_heads
+    parameter = next(hf_model.parameters())
+    return NnsightConfig(
+        n_layers=n_layers,
+        d_model=d_model,
+        n_heads=n_heads,
+        d_head=d_head,
+        d_vocab=d_vocab,
+        n_ctx=_config_int(text_config, "n_positions", "max_position_embeddings"),
+        device=str(parameter.device),
+        dtype=parameter.dtype,
+        default_prepend_bos=getattr(tokenizer, "bos_token_id", None) is not None,
+        architecture=architecture,
+        model_name=model_name,
+    )
+
+
+def load_nnsight_lm(
+    model_id: str,
+    dtype: str = "float32",
+    device_map: str | None = None,
+    remote: bool | str = False,
+    trust_remote_code: bool = False,
+    module_paths: dict[str, str] | None = None,
+    device: str | None = None,
+) -> NnsightLM:
+    """Load `model_id` (a local folder or a hub id in the local cache) into nnsight, offline.
+
+    The tokenizer is loaded here and passed to nnsight, with the task, so nothing is
+    looked up online. `device_map` (auto, balanced, balanced_low_0, sequential) spreads
+    the weights over the GPUs through accelerate; without it the model goes to `device`
+    (default: CUDA when present, else the CPU). With `remote=True` the weights stay on
+    the meta device here and every trace runs on NDIF: the API key and the connection
+    are checked first (`check_remote_ready`). The model is in eval mode, gradients off.
+    """
+    from nnsight import TransformersModel
+    from transformers import AutoTokenizer
+
+    torch_dtype = parse_dtype(dtype)
+    if device_map is not None and device_map not in DEVICE_MAPS:
+        raise ValueError(f"device_map {device_map!r} is not supported: use one of {', '.join(DEVICE_MAPS)}")
+    if remote is True:
+        check_remote_ready()
+    local = _is_local_model_folder(model_id)
+    if local:
+        _check_local_folder(Path(model_id))
+    else:
+        _check_hub_id_available_offline(model_id)
+    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local, trust_remote_code=trust_remote_code)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+    if remote is True:
+        dispatch = False
+    else:
+        dispatch = True
+        target = device_map or device or default_device()
+        if target != "cpu":
+            kwargs["device_map"] = target
+    model = TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=dispatch, **kwargs)
+    hf_model = model._module
+    hf_model.eval()
+    hf_model.requires_grad_(False)
+    architectures = list(getattr(hf_model.config, "architectures", None) or [])
+    architecture = architectures[0] if architectures else type(hf_model).__name__
+    paths = resolve_paths(hf_model, architecture, module_paths)
+    name = Path(model_id).name if local else model_id
+    return NnsightLM(model, tokenizer, _model_config(hf_model, architecture, paths, name, tokenizer), paths, remote)
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """The pad token id, else the end-of-text id, else 0; padding is masked, so only its range matters."""
+    for name in ("pad_token_id", "eos_token_id"):
+        value = getattr(tokenizer, name, None)
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def pad_batch(lm: NnsightLM, rows: list[list[int]], device: str | None = None) -> PaddedBatch:
+    """Left-pad token id lists into one batch with its attention mask and mask-derived position ids."""
+    from .datasets import _left_pad, _position_ids
+
+    if not rows or any(not ids for ids in rows):
+        raise ValueError("pad_batch needs at least one prompt, and no empty prompt")
+    width = max(len(ids) for ids in rows)
+    tokens, mask = _left_pad(rows, width, pad_token_id(lm.tokenizer))
+    positions = _position_ids(mask)
+    target = device or (lm.cfg.device if lm.cfg.device != "meta" else "cpu")
+    return PaddedBatch(tokens.to(target), mask.to(target), positions.to(target), [len(ids) for ids in rows])
+
+
+def block_output(value: Any) -> torch.Tensor:
+    """A block's hidden states from its output: transformers 5 returns a tensor, older versions a tuple."""
+    return value[0] if isinstance(value, tuple) else value
+
+
+def check_remote_ready(timeout_s: float = NDIF_CONNECT_TIMEOUT_S) -> None:
+    """Raise ValueError unless NDIF_API_KEY is set and the NDIF host accepts a connection.
+
+    nnsight reads the key from the environment itself; this only checks that it is
+    there and never prints, logs or stores it. The host is nnsight's configured one
+    (NDIF_HOST overrides it). A machine without network fails here within `timeout_s`
+    seconds instead of inside the first trace.
+    """
+    if not os.environ.get(NDIF_KEY_ENV, "").strip():
+        raise ValueError(
+            f"remote execution on NDIF needs an API key in the {NDIF_KEY_ENV} environment variable, which is not set; "
+            "create a key on the NDIF website and export it before `probe run`, or set the probe up without --remote"
+        )
+    from nnsight import CONFIG
+
+    host_url = os.environ.get("NDIF_HOST") or CONFIG.API.HOST
+    parts = urlsplit(host_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"NDIF host {host_url!r} is not an http(s) URL; fix NDIF_HOST")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot reach NDIF at {parts.scheme}://{parts.hostname}:{port} ({type(error).__name__}: {error}); "
+            "remote runs need a network connection to NDIF: check the connection, or set the probe up without --remote "
+            "to run the model here"
+        ) from None
+
+
+def precision_check(
+    run_values: Any, reference_values: Any, *, metric: str, dtype: str, tolerance: float, n_examples: int | None = None
+) -> dict[str, Any]:
+    """Compare per-example values of a reduced-precision run with a float32 rerun on the same examples.
+
+    Returns the results file's `precision_check` record: the largest and the mean
+    absolute difference, and whether the largest is within `tolerance`. `n_examples`
+    is the number of examples behind the values (default: one value per example).
+    """
+    import numpy as np
+
+    run = np.asarray(run_values, dtype=np.float64).reshape(-1)
+    reference = np.asarray(reference_values, dtype=np.float64).reshape(-1)
+    if run.shape != reference.shape or run.size == 0:
+        raise ValueError(f"precision_check needs two equal, non-empty sets of values, got {run.size} and {reference.size}")
+    difference = np.abs(run - reference)
+    return {
+        "dtype": dtype,
+        "reference_dtype": "float32",
+        "n_examples": int(run.size if n_examples is None else n_examples),
+        "metric": metric,
+        "max_abs_diff": float(difference.max()),
+        "mean_abs_diff": float(difference.mean()),
+        "within_tolerance": bool(difference.max() <= tolerance),
+        "tolerance": float(tolerance),
+    }
