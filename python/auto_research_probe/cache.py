@@ -35,8 +35,9 @@ A miss runs the model in batches: each batch is computed, written as its shard a
 freed before the next one, so the memory a write needs does not grow with the
 number of prompts. A batch of prompts of different lengths runs left-padded with an
 attention mask and is stored realigned, each prompt from position 0 with zeros
-after its end (`cache_activations` has the details). `iter_cached_batches` reads an entry back one shard at a time;
-`cache_activations` concatenates the shards into one tensor per layer.
+after its end (`cache_activations` has the details). `iter_cached_batches` reads an
+entry back one shard at a time; `cache_activations` concatenates the shards into one
+tensor per layer.
 
 A cache folder that cannot be written, or a write that fails (a full disk), raises
 `CacheWriteError` naming the folder and what to do, before or instead of committing

@@ -306,7 +306,7 @@ def left_pad(rows: list[list[int]], width: int, pad_token_id: int) -> tuple[Any,
 
     longest = max((len(ids) for ids in rows), default=0)
     if longest > width:
-        raise ValueError(f"a row has {longest} tokens, more than the padded width {width}")
+        raise ValueError(f"width {width} is less than the longest row's {longest} tokens, so pass a width of at least {longest}")
     tokens = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for index, ids in enumerate(rows):

@@ -1,8 +1,9 @@
 """Batches of prompts of different lengths on TransformerLens: left padding must match one-at-a-time runs.
 
-Every intervention that takes free-form prompts runs them left-padded with an attention
-mask, from which TransformerLens 3.5 derives position ids. Each test here runs a batch
-of prompts of 4, 10 and 18 tokens (3, 9 and 17 words after BOS) and compares it with
+A batch of free-form prompts of different lengths (in the activation cache, which the
+logit lens reads, in probing and in the SAE feature lookup) runs left-padded with an
+attention mask, from which TransformerLens 3.5 derives position ids. The comparisons run a batch
+of prompts of 4, 10 and 18 tokens (3, 9 and 17 words after BOS) and compare it with
 runs of one prompt at a time, without padding, in float32. The attention-pattern
 intervention runs sequences of one length only, so it has no case here. The cache's
 realignment of pattern and score hooks is still checked, because `cache_activations`
@@ -74,7 +75,7 @@ def test_left_pad_tokens_and_mask():
 
 
 def test_left_pad_rejects_long_row():
-    with pytest.raises(ValueError, match="4 tokens, more than the padded width 3"):
+    with pytest.raises(ValueError, match="width 3 is less than the longest row's 4 tokens"):
         left_pad([[1, 2, 3, 4]], 3, pad_token_id=0)
 
 
@@ -154,7 +155,8 @@ def test_cache_realigns_pattern_and_scores(hooked_model, tmp_path):
         for layer in (0, 1):
             stored = pattern[layer][index]
             assert max_abs_diff(stored[:, :length, :length], reference[f"blocks.{layer}.attn.hook_pattern"][0]) <= TOLERANCE
-            assert torch.all(stored[:, length:] == 0) and torch.all(stored[:, :, length:] == 0)
+            assert torch.all(stored[:, length:] == 0)
+            assert torch.all(stored[:, :, length:] == 0)
             stored_scores = scores[layer][index]
             expected = reference[f"blocks.{layer}.attn.hook_attn_scores"][0]
             finite = torch.isfinite(expected)
