@@ -525,10 +525,18 @@ def left_padded_tokens(model: Any, token_ids: Sequence[Sequence[int]]) -> tuple[
     `datasets.position_ids_from_mask`) for absolute and rotary position embeddings,
     masks the padding keys, and ignores the tokenizer's `padding_side` and pad token.
     So a pad id equal to the BOS id, as in GPT-2, is harmless, and each row gets the
-    activations it gets when it runs alone.
+    activations it gets when it runs alone. Raises ValueError for rows of different
+    lengths on a model whose attention is not causal, where the mask has no effect.
     """
     rows = [[int(token) for token in ids] for ids in token_ids]
     width = max(len(ids) for ids in rows)
+    attention_dir = getattr(model.cfg, "attention_dir", "causal")
+    if attention_dir != "causal" and any(len(ids) != width for ids in rows):
+        raise ValueError(
+            f"prompts of {min(len(ids) for ids in rows)} to {width} tokens cannot share a batch on a model with "
+            f"attention_dir={attention_dir!r}, because TransformerLens applies the attention mask only in causal "
+            "attention; run them with batch_size=1"
+        )
     tokens, mask = left_pad(rows, width, _pad_token_id(model))
     device = model.cfg.device
     return tokens.to(device), mask.to(device)

@@ -87,6 +87,17 @@ def test_position_ids_match_transformer_lens():
     assert torch.equal(position_ids_from_mask(mask), get_offset_position_ids(0, mask))
 
 
+def test_bidirectional_model_rejects_padding():
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(cfg=SimpleNamespace(attention_dir="bidirectional", device="cpu"), tokenizer=None)
+
+    tokens, mask = left_padded_tokens(model, [[4, 5], [6, 7]])
+    assert mask.all()
+    with pytest.raises(ValueError, match="prompts of 1 to 2 tokens cannot share a batch.*attention_dir='bidirectional'"):
+        left_padded_tokens(model, [[4, 5], [6]])
+
+
 def test_pos_embed_follows_mask(hooked_model):
     ids = prompt_ids(hooked_model)
     tokens, mask = left_padded_tokens(hooked_model, ids)
