@@ -58,6 +58,17 @@ def single_run(model, ids, names):
     return logits, {name: cache[name].cpu() for name in names}
 
 
+@pytest.fixture(scope="module")
+def demo_model():
+    return load_hooked_model(str(DEMO_MODEL), device="cpu")
+
+
+@pytest.fixture()
+def model_by_name(request, hooked_model):
+    """The tiny GPT-2 or the trained demo model, named by the test's parameter."""
+    return hooked_model if request.param == "tiny" else request.getfixturevalue("demo_model")
+
+
 def max_abs_diff(a, b):
     return float((torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64)).abs().max())
 
@@ -112,9 +123,9 @@ def test_pos_embed_follows_mask(hooked_model):
 # The failure mode the padding avoids
 
 
-@pytest.mark.parametrize("model_name", ["tiny", "demo"])
-def test_left_padding_without_position_ids_differs(hooked_model, model_name):
-    model = hooked_model if model_name == "tiny" else load_hooked_model(str(DEMO_MODEL), device="cpu")
+@pytest.mark.parametrize("model_by_name", ["tiny", "demo"], indirect=True)
+def test_left_padding_without_position_ids_differs(model_by_name):
+    model = model_by_name
     ids = prompt_ids(model)
     tokens, mask = left_padded_tokens(model, ids)
     reference = torch.stack([single_run(model, row, set())[0][0, -1] for row in ids])
@@ -191,9 +202,9 @@ def lens_examples(model, ids):
     return [LensExample(row[:-1], row[-1], index + 1) for index, row in enumerate(ids)]
 
 
-@pytest.mark.parametrize("model_name", ["tiny", "demo"])
-def test_logit_lens_batch_matches_single(hooked_model, tmp_path, model_name):
-    model = hooked_model if model_name == "tiny" else load_hooked_model(str(DEMO_MODEL), device="cpu")
+@pytest.mark.parametrize("model_by_name", ["tiny", "demo"], indirect=True)
+def test_logit_lens_batch_matches_single(model_by_name, tmp_path):
+    model = model_by_name
     examples = lens_examples(model, prompt_ids(model, (4, 10, 18)))
     layers = list(range(model.cfg.n_layers + 1))
     inputs = [example.input_ids for example in examples]
