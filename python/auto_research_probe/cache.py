@@ -33,8 +33,11 @@ the lock is released.
 
 A miss runs the model in batches: each batch is computed, written as its shard and
 freed before the next one, so the memory a write needs does not grow with the
-number of prompts. `iter_cached_batches` reads an entry back one shard at a time;
-`cache_activations` concatenates the shards into one tensor per layer.
+number of prompts. A batch of prompts of different lengths runs left-padded with an
+attention mask and is stored realigned, each prompt from position 0 with zeros
+after its end (`cache_activations` has the details). `iter_cached_batches` reads an
+entry back one shard at a time; `cache_activations` concatenates the shards into one
+tensor per layer.
 
 A cache folder that cannot be written, or a write that fails (a full disk), raises
 `CacheWriteError` naming the folder and what to do, before or instead of committing
@@ -64,6 +67,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import FORMAT_VERSION
+from .datasets import left_pad
 from .events import EventLog
 from .models import tokenize_prompt, weights_fingerprint
 from .results import readable_file_mode
@@ -76,9 +80,9 @@ except ImportError:  # pragma: no cover - Windows has no flock; writes are then 
 BLOCK_HOOKS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
 ATTENTION_HOOKS = ("q", "k", "v", "z", "pattern", "attn_scores", "result")
 MLP_HOOKS = {"mlp_pre": "mlp.hook_pre", "mlp_post": "mlp.hook_post"}
-# Hook points whose activations have shape [batch, pos, ...], so padding positions
-# can be zeroed along axis 1. Attention patterns and scores are [batch, head, ...].
-POSITION_MAJOR_HOOKS = BLOCK_HOOKS + ("q", "k", "v", "z", "result") + tuple(MLP_HOOKS)
+# Hook names whose activations are [batch, head, query pos, key pos]. Every other
+# TransformerLens hook is [batch, pos, ...].
+QUERY_KEY_HOOK_SUFFIXES = ("hook_pattern", "hook_attn_scores")
 
 _KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _HASH_CHUNK = 1 << 20
@@ -512,32 +516,85 @@ class _Request:
     write_ms: float = 0.0
 
 
+def left_padded_tokens(model: Any, token_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token id rows to the longest one and return (tokens, attention_mask) on the model's device.
+
+    Pass both to the forward pass (`model(tokens, attention_mask=mask)` or
+    `run_with_hooks`). With an explicit mask, TransformerLens 3.5 computes position
+    ids from it (`get_offset_position_ids`, the same numbers as
+    `datasets.position_ids_from_mask`) for absolute and rotary position embeddings,
+    masks the padding keys, and ignores the tokenizer's `padding_side` and pad token.
+    So a pad id equal to the BOS id, as in GPT-2, is harmless, and each row gets the
+    activations it gets when it runs alone. Raises ValueError for rows of different
+    lengths on a model whose attention is not causal, where the mask has no effect.
+    """
+    rows = [[int(token) for token in ids] for ids in token_ids]
+    width = max(len(ids) for ids in rows)
+    attention_dir = getattr(model.cfg, "attention_dir", "causal")
+    if attention_dir != "causal" and any(len(ids) != width for ids in rows):
+        raise ValueError(
+            f"prompts of {min(len(ids) for ids in rows)} to {width} tokens cannot share a batch on a model with "
+            f"attention_dir={attention_dir!r}, because TransformerLens applies the attention mask only in causal "
+            "attention; run them with batch_size=1"
+        )
+    tokens, mask = left_pad(rows, width, _pad_token_id(model))
+    device = model.cfg.device
+    return tokens.to(device), mask.to(device)
+
+
+def align_left_padded(activation: torch.Tensor, lengths: Sequence[int], width: int, hook: str) -> torch.Tensor:
+    """Move each row of a left-padded batch's activation to positions 0..length - 1, padding after it to `width`.
+
+    `activation` is the value of hook name `hook` in a forward pass on left-padded
+    rows of the given lengths. Its position axes are 2 and 3 (query, key) for
+    attention patterns and scores and 1 for every other hook. The positions after a
+    row's end are 0, except in attention scores, where they are -inf like the scores
+    the causal mask removes, so a softmax over a whole stored row is still the pattern.
+    """
+    query_key = hook.endswith(QUERY_KEY_HOOK_SUFFIXES)
+    batch_width = activation.shape[2] if query_key else activation.shape[1]
+    if width == batch_width and all(length == width for length in lengths):
+        return activation
+    shape = list(activation.shape)
+    if query_key:
+        shape[2] = shape[3] = width
+    else:
+        shape[1] = width
+    fill = float("-inf") if hook.endswith("hook_attn_scores") else 0.0
+    aligned = activation.new_full(shape, fill)
+    for row, length in enumerate(lengths):
+        offset = batch_width - length
+        if query_key:
+            aligned[row, :, :length, :length] = activation[row, :, offset:, offset:]
+        else:
+            aligned[row, :length] = activation[row, offset:]
+    return aligned
+
+
 def _forward_batches(
     model: Any,
     token_ids: list[list[int]],
     names: Sequence[str],
     batch_size: int,
-    zero_padding: Callable[[str], bool],
 ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
     """Yield (first prompt, {hook name: activation on the CPU}) per batch, one forward pass each.
 
-    Prompts are right-padded to the longest prompt of the whole list, so every batch
-    has the same width. The pass stops after the last block a hook needs.
+    Each batch is left-padded to its longest prompt and runs with an attention mask
+    (`left_padded_tokens`), so every prompt gets the activations it gets alone. The
+    activations are then realigned (`align_left_padded`): each prompt starts at
+    position 0 and is padded after its end to the longest prompt of the whole list,
+    so every batch has the same width. The pass stops after the last block a hook needs.
     """
     width = max(len(ids) for ids in token_ids)
-    pad_id = _pad_token_id(model)
     blocks_needed = [int(re.match(r"blocks\.(\d+)\.", name).group(1)) for name in names if name.startswith("blocks.")]
     stop_at_layer = max(blocks_needed) + 1 if blocks_needed and len(blocks_needed) == len(names) else None
     if stop_at_layer is not None and stop_at_layer >= model.cfg.n_layers:
         stop_at_layer = None
-    device = model.cfg.device
 
     for start in range(0, len(token_ids), batch_size):
         batch = token_ids[start : start + batch_size]
-        tokens = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        lengths = torch.tensor([len(ids) for ids in batch])
-        for row, ids in enumerate(batch):
-            tokens[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        tokens, mask = left_padded_tokens(model, batch)
+        lengths = [len(ids) for ids in batch]
 
         captured: dict[str, torch.Tensor] = {}
 
@@ -546,19 +603,13 @@ def _forward_batches(
 
         with torch.no_grad():
             model.run_with_hooks(
-                tokens.to(device),
+                tokens,
+                attention_mask=mask,
                 return_type=None,
                 stop_at_layer=stop_at_layer,
                 fwd_hooks=[(name, capture) for name in names],
             )
-
-        padded = bool((lengths < width).any())
-        for name, activation in captured.items():
-            if padded and zero_padding(name):
-                # Zero the padding positions so they cannot be mistaken for data.
-                keep = (torch.arange(width)[None, :] < lengths[:, None]).to(activation.dtype)
-                captured[name] = activation * keep.reshape(keep.shape + (1,) * (activation.dim() - 2))
-        yield start, captured
+        yield start, {name: align_left_padded(activation, lengths, width, name) for name, activation in captured.items()}
 
 
 def _pad_token_id(model: Any) -> int:
@@ -579,14 +630,13 @@ def _compute_and_write(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     """Compute every request in one forward pass per batch and write its shards, then commit each entry."""
-    zero_by_name = {name: request.hook_point in POSITION_MAJOR_HOOKS for request in requests for name in request.names.values()}
-    names = list(zero_by_name)
+    names = list(dict.fromkeys(name for request in requests for name in request.names.values()))
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     for request in requests:
         # A corrupt entry or the shards of an interrupted write may be there, so uncommit and clear it first.
         _remove_entry_files(folder, request.key)
 
-    for start, captured in _forward_batches(model, token_ids, names, batch_size, zero_by_name.__getitem__):
+    for start, captured in _forward_batches(model, token_ids, names, batch_size):
         count = min(batch_size, len(token_ids) - start)
         for request in requests:
             index = len(request.files)
@@ -878,10 +928,11 @@ def cache_activations(
 
     `prompts` are strings (tokenized with `models.tokenize_prompt`, which prepends
     BOS once when the model expects it) or lists of token ids. Prompts of different
-    lengths are right-padded to the longest. Causal attention keeps the padding from
-    changing earlier positions, so position i of a shorter prompt is exact for
-    i < its length. For hook points with a position axis second (residual stream,
-    q/k/v/z, MLP) the positions after the prompt's length are zeros.
+    lengths run left-padded with an attention mask, from which TransformerLens
+    derives position ids, so each prompt's activations are those of a run on its own.
+    They are stored realigned: prompt i fills positions 0..len_i - 1, and the
+    positions after it, up to the longest prompt, are zeros (-inf for `attn_scores`,
+    whose query and key axes are both realigned, as are those of `pattern`).
 
     For residual-stream hook points the tensors have shape [batch, pos, d_model];
     other hook points keep their own trailing axes. A hit reads the tensors and runs

@@ -212,16 +212,16 @@ def clean_corrupted_pair_dataset(
     if pad_token_id is None:
         pad_token_id = _pad_id(hf_tokenizer)
     width = max(max(len(ids) for ids in clean_ids), max(len(ids) for ids in corrupted_ids))
-    clean_tokens, clean_mask = _left_pad(clean_ids, width, pad_token_id)
-    corrupted_tokens, corrupted_mask = _left_pad(corrupted_ids, width, pad_token_id)
+    clean_tokens, clean_mask = left_pad(clean_ids, width, pad_token_id)
+    corrupted_tokens, corrupted_mask = left_pad(corrupted_ids, width, pad_token_id)
 
     return PairDataset(
         clean_tokens=clean_tokens,
         corrupted_tokens=corrupted_tokens,
         clean_attention_mask=clean_mask,
         corrupted_attention_mask=corrupted_mask,
-        clean_position_ids=_position_ids(clean_mask),
-        corrupted_position_ids=_position_ids(corrupted_mask),
+        clean_position_ids=position_ids_from_mask(clean_mask),
+        corrupted_position_ids=position_ids_from_mask(corrupted_mask),
         lengths=[max(len(a), len(b)) for a, b in zip(clean_ids, corrupted_ids)],
         align=align,
         pad_token_id=pad_token_id,
@@ -283,17 +283,35 @@ def _pad_id(tokenizer: Any) -> int:
     return 0
 
 
-def _position_ids(mask: Any) -> Any:
-    # The first real token gets position 0, and padding positions get 0 as well.
+def position_ids_from_mask(mask: Any) -> Any:
+    """Return position ids [batch, pos] that count only the attended tokens of each row of `mask`.
+
+    The first real token of a row gets position 0, as it would when the row runs
+    alone. Padding positions get 0 too, which TransformerLens 3.5 also uses for them
+    (`get_offset_position_ids`). Pass these with the attention mask of a left-padded
+    batch: without them a row shorter than the batch reads the position embeddings
+    of later positions.
+    """
     return (mask.cumsum(dim=-1) - 1).clamp(min=0)
 
 
-def _left_pad(rows: list[list[int]], width: int, pad_token_id: int) -> tuple[Any, Any]:
+def left_pad(rows: list[list[int]], width: int, pad_token_id: int) -> tuple[Any, Any]:
+    """Left-pad token id rows to `width` and return (tokens, attention_mask), both long tensors [batch, width].
+
+    Each row's tokens end at position width - 1, and the mask is 1 on them and 0 on
+    the `pad_token_id` positions before them. Raises ValueError when a row is longer
+    than `width`.
+    """
     import torch
 
+    longest = max((len(ids) for ids in rows), default=0)
+    if longest > width:
+        raise ValueError(f"width {width} is less than the longest row's {longest} tokens, so pass a width of at least {longest}")
     tokens = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for index, ids in enumerate(rows):
+        if not ids:
+            continue
         tokens[index, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
         mask[index, width - len(ids) :] = 1
     return tokens, mask

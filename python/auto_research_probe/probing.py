@@ -21,8 +21,10 @@ therefore measures accuracy above chance, not above a memorisation control.
 Token positions. "last" is the text's last token. "first" is position 0 of the input
 as the model reads it: the BOS token of a decoder that prepends one, the [CLS] token of
 an encoder. "mean" averages the text's own tokens, without BOS, [CLS] and [SEP].
-Texts run in right-padded batches, and padding positions are never read: a causal
-model cannot see padding after a token, and an encoder gets the attention mask.
+TransformerLens models run texts in left-padded batches with an attention mask, from
+which TransformerLens derives each text's position ids, so a text's activations are
+those of a run on its own. Encoders run right-padded with an attention mask. Padding
+positions are never read.
 
 Models. TransformerLens models are read at `blocks.L.hook_<hook>` through the
 activation cache (`cache.py`), so a rerun skips the forward passes. BERT-type encoders,
@@ -53,7 +55,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cache import CacheSettings, ensure_cached, hook_name
+from .cache import CacheSettings, align_left_padded, ensure_cached, hook_name, left_padded_tokens
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .labels import LabeledText, check_classes_for_folds, class_counts, load_labeled_texts
@@ -256,8 +258,8 @@ def hooked_features(
 
     With `cache`, the activations come from the activation cache, one entry for all
     texts. A rerun reads that entry and runs no forward pass, and each lookup writes a
-    `cache.hit` or `cache.miss` event. Without `cache`, the texts run here, right-padded
-    in batches.
+    `cache.hit` or `cache.miss` event. Without `cache`, the texts run here in
+    left-padded batches with an attention mask (`cache.left_padded_tokens`).
     """
     check_hook_and_position(hook, position)
     check_hookable(model, hook, layers)
@@ -282,21 +284,19 @@ def hooked_features(
                 features[layer][batch.first_prompt : batch.first_prompt + batch.n_prompts] = _pool(tensor, chunk)
         return features
 
-    pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     lookup = {name: layer for layer, name in names.items()}
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
             batch_ids = inputs.token_ids[start : start + batch_size]
-            width = max(len(ids) for ids in batch_ids)
-            tokens = torch.full((len(batch_ids), width), int(pad_id), dtype=torch.long)
-            for row, ids in enumerate(batch_ids):
-                tokens[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            tokens, mask = left_padded_tokens(model, batch_ids)
+            lengths = [len(ids) for ids in batch_ids]
             captured: dict[int, torch.Tensor] = {}
 
             def capture(activation: torch.Tensor, hook: Any) -> None:
-                captured[lookup[hook.name]] = activation.detach().to("cpu")
+                # Realigned so that each text starts at position 0, where `rows` indexes it.
+                captured[lookup[hook.name]] = align_left_padded(activation.detach().to("cpu"), lengths, max(lengths), hook.name)
 
-            model.run_with_hooks(tokens.to(model.cfg.device), return_type=None, fwd_hooks=[(name, capture) for name in names.values()])
+            model.run_with_hooks(tokens, attention_mask=mask, return_type=None, fwd_hooks=[(name, capture) for name in names.values()])
             for layer, tensor in captured.items():
                 features[layer][start : start + len(batch_ids)] = _pool(tensor, rows[start : start + batch_size])
     return features

@@ -3,9 +3,11 @@
 Activations. Every text of the labels file that a seed draws is run through the model.
 The probe reads one hook point of one block, `blocks.L.hook_<hook>` with hook one of
 resid_post, resid_pre, resid_mid, attn_out and mlp_out, through the activation cache,
-so a rerun does no forward pass. Every real token is used: there is no padding, and
-the BOS token, when the model prepends one, is left out, because its activation is
-the same vector for every text (causal attention lets position 0 see only itself).
+so a rerun does no forward pass. Texts run in left-padded batches with an attention
+mask, so each text's activations are those of a run on its own. Every real token is
+used and no padding position is. The BOS token, when the model prepends one, is left
+out, because its activation is the same vector for every text (causal attention lets
+position 0 see only itself).
 
 The SAE. With `sae_path`, a folder in sae-lens's on-disk format (`cfg.json` and
 `sae_weights.safetensors`) is loaded with sae-lens's `SAE.load_from_disk`, which reads
@@ -93,8 +95,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cache import cache_activations, hook_name
-from .datasets import sample_per_seed, warn_small_dataset
+from .cache import cache_activations, hook_name, left_padded_tokens
+from .datasets import position_ids_from_mask, sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .labels import LabeledText, class_counts, load_labeled_texts
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_prompt, weights_fingerprint
@@ -769,42 +771,40 @@ def spliced_losses(model: Any, token_ids: Sequence[Sequence[int]], hook: str, re
     """Return the mean next-token cross-entropy of the texts: clean, with `replace(activation)` at the hook, and with zeros there.
 
     The hook's activation is replaced at every position from `start` on (BOS is kept), and
-    only predictions made from those positions are averaged. Texts are right-padded,
-    which a causal model's real positions never see.
+    only predictions made from those positions are averaged. `replace` gets the selected
+    positions' activations as one [n_positions, d] tensor. Texts run left-padded with an
+    attention mask (`cache.left_padded_tokens`), so each text's losses are those of a
+    run on its own, and padding positions are neither replaced nor averaged.
     """
-    pad = model.tokenizer.pad_token_id
-    pad = 0 if pad is None else int(pad)
-    device = model.cfg.device
     totals = {"clean": 0.0, "sae": 0.0, "zero_ablation": 0.0}
     count = 0
 
-    def splice(activation: torch.Tensor, hook: Any) -> torch.Tensor:
-        patched = activation.clone()
-        patched[:, start:] = replace(activation[:, start:]).to(activation.dtype)
-        return patched
-
-    def zero(activation: torch.Tensor, hook: Any) -> torch.Tensor:
-        patched = activation.clone()
-        patched[:, start:] = 0
-        return patched
-
     with torch.no_grad():
         for first in range(0, len(token_ids), batch_size):
-            rows = [list(ids) for ids in token_ids[first : first + batch_size]]
-            width = max(len(ids) for ids in rows)
-            tokens = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width - 1), dtype=torch.bool)
-            for row, ids in enumerate(rows):
-                tokens[row, : len(ids)] = torch.tensor(ids)
-                mask[row, start : len(ids) - 1] = True
-            tokens = tokens.to(device)
+            tokens, mask = left_padded_tokens(model, token_ids[first : first + batch_size])
+            # Positions counted within each text, so `start` skips the same tokens as in a run on its own.
+            replaced = (position_ids_from_mask(mask) >= start) & mask.bool()
+            # The prediction made at a replaced position p is scored. Its target p + 1 is a
+            # real token, because the padding is on the left.
+            scored = replaced[:, :-1].cpu()
+
+            def splice(activation: torch.Tensor, hook: Any) -> torch.Tensor:
+                patched = activation.clone()
+                patched[replaced] = replace(activation[replaced]).to(activation.dtype)
+                return patched
+
+            def zero(activation: torch.Tensor, hook: Any) -> torch.Tensor:
+                patched = activation.clone()
+                patched[replaced] = 0
+                return patched
+
             targets = tokens[:, 1:]
             for name, hooks in (("clean", []), ("sae", [(hook, splice)]), ("zero_ablation", [(hook, zero)])):
-                logits = model.run_with_hooks(tokens, fwd_hooks=hooks) if hooks else model(tokens)
+                logits = model.run_with_hooks(tokens, attention_mask=mask, fwd_hooks=hooks)
                 log_probs = torch.log_softmax(logits[:, :-1].double(), dim=-1)
                 losses = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
-                totals[name] += float(losses[mask].sum())
-            count += int(mask.sum())
+                totals[name] += float(losses[scored].sum())
+            count += int(scored.sum())
     if count == 0:
         return {"n_predictions": 0}
     means = {name: total / count for name, total in totals.items()}

@@ -128,7 +128,7 @@ def bench_speed(args: argparse.Namespace) -> dict:
     for run in range(args.runs):
         started = time.perf_counter()
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-        for _, captured in _forward_batches(model, prompts, names, args.batch_size, lambda name: True):
+        for _, captured in _forward_batches(model, prompts, names, args.batch_size):
             for name, tensor in captured.items():
                 parts[name].append(tensor)
         uncached = {name: torch.cat(chunks) for name, chunks in parts.items()}

@@ -379,7 +379,7 @@ RACE_SCRIPT = textwrap.dedent(
             self.hook_dict = {f"blocks.{layer}.hook_resid_pre": None for layer in range(2)}
             self.tokenizer = None
 
-        def run_with_hooks(self, tokens, return_type=None, stop_at_layer=None, fwd_hooks=()):
+        def run_with_hooks(self, tokens, attention_mask=None, return_type=None, stop_at_layer=None, fwd_hooks=()):
             time.sleep(0.3)
             for name, hook in fwd_hooks:
                 layer = int(name.split(".")[1])
