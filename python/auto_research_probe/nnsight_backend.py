@@ -323,13 +323,13 @@ def pad_token_id(tokenizer: Any) -> int:
 
 def pad_batch(lm: NnsightLM, rows: list[list[int]], device: str | None = None) -> PaddedBatch:
     """Left-pad token id lists into one batch with its attention mask and mask-derived position ids."""
-    from .datasets import _left_pad, _position_ids
+    from .datasets import left_pad, position_ids_from_mask
 
     if not rows or any(not ids for ids in rows):
         raise ValueError("pad_batch needs at least one prompt, and no empty prompt")
     width = max(len(ids) for ids in rows)
-    tokens, mask = _left_pad(rows, width, pad_token_id(lm.tokenizer))
-    positions = _position_ids(mask)
+    tokens, mask = left_pad(rows, width, pad_token_id(lm.tokenizer))
+    positions = position_ids_from_mask(mask)
     target = device or (lm.cfg.device if lm.cfg.device != "meta" else "cpu")
     return PaddedBatch(tokens.to(target), mask.to(target), positions.to(target), [len(ids) for ids in rows])
 
