@@ -32,9 +32,21 @@ public final class SetupService {
     private final ProbeScripts scripts;
     private final Console console;
     private final String toolVersion;
+    private final Map<String, String> environment;
 
+    /** The variable that holds the NDIF API key of remote nnsight runs. */
+    public static final String NDIF_KEY_VARIABLE = "NDIF_API_KEY";
+
+    /** Creates a setup service that sees no environment variables (so a remote probe always gets the key warning). */
     public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
             Console console, String toolVersion) {
+        this(validator, projectTool, renderer, console, toolVersion, Map.of());
+    }
+
+    /** @param environment the variables setup checks, such as {@code NDIF_API_KEY}; their values are never printed */
+    public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
+            Console console, String toolVersion, Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
         this.validator = validator;
         this.projectTool = projectTool;
         this.scripts = new ProbeScripts(renderer);
@@ -59,6 +71,7 @@ public final class SetupService {
                     + " path; copy it into code/ to keep the project portable");
         }
         warnAboutRemoteCode(options, plan);
+        reportBackend(plan.backend());
         // Render before any write so that a template problem also leaves the workspace untouched.
         Map<String, byte[]> scriptFiles = renderScripts(plan, options.trustRemoteCode());
         Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());
@@ -110,7 +123,7 @@ public final class SetupService {
         files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion()))));
+                plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion(), plan.backend()))));
         List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.
@@ -135,9 +148,27 @@ public final class SetupService {
                 + " `probe run`, and set the probe up again without the flag to turn it off ***");
     }
 
+    /**
+     * Prints the chosen backend and why, and its warnings. A remote probe without
+     * {@code NDIF_API_KEY} only gets a warning, because the key is read when the script runs; its
+     * value is never printed.
+     */
+    private void reportBackend(BackendChoice backend) {
+        console.info("backend: " + backend.backend().id() + " (" + backend.reason() + ")");
+        for (String warning : backend.warnings()) {
+            console.warn(warning);
+        }
+        String key = environment.get(NDIF_KEY_VARIABLE);
+        if (backend.remote() && (key == null || key.isBlank())) {
+            console.warn("--remote: " + NDIF_KEY_VARIABLE + " is not set; set it to your NDIF API key in the"
+                    + " environment of `probe run`, or the remote run fails at its start");
+        }
+    }
+
     private static Manifest withThisProbe(Manifest manifest, SetupPlan plan) {
         return manifest.withProbe(new Manifest.ProbeEntry(plan.probeId(), plan.intervention().id(),
-                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString()));
+                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString(),
+                plan.backend().backend().id()));
     }
 
     private static Map<String, byte[]> runtimeFiles(String packageName) {

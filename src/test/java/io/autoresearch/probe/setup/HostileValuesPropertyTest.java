@@ -115,7 +115,8 @@ class HostileValuesPropertyTest {
 
             String mainHypothesis = HostileStrings.next(random);
             List<Manifest.ProbeEntry> probes = List.of(new Manifest.ProbeEntry("probe_" + index, intervention.id(),
-                    ProbeScripts.scriptPath(intervention, DATE), "m", List.of(0), "2026-12-05T10:00:00Z"));
+                    ProbeScripts.scriptPath(intervention, DATE), "m", List.of(0), "2026-12-05T10:00:00Z",
+                    "transformer_lens"));
             String main = probeScripts.mainScript("hostile-study", "hostile_study", "0.1.0", DATE, mainHypothesis,
                     probes);
             cases.add(write(scripts, "render_" + index + "_main.py", main, Map.of("HYPOTHESIS", mainHypothesis,
