@@ -50,7 +50,13 @@ public final class BackendSelector {
                     + String.join(", ", DEVICE_MAPS));
         }
         int recheck = checkRecheck(recheckFloat32, dtype);
-        String nnsightOption = remote ? "--remote" : deviceMap != null ? "--device-map" : null;
+        // The first option given that only nnsight reads, for the messages; null when none is.
+        String nnsightOption = null;
+        if (remote) {
+            nnsightOption = "--remote";
+        } else if (deviceMap != null) {
+            nnsightOption = "--device-map";
+        }
 
         Backend backend;
         String reason;

@@ -55,7 +55,7 @@ public final class ParameterCount {
     private ParameterCount() {
     }
 
-    /** Returns the count of a resolved model from the best available source, or null when none says. */
+    /** Returns the count of a resolved model from the best available source, or null when no source has one. */
     public static Count of(ResolvedModel model) {
         Path folder = model.isLocal() ? model.localFolder()
                 : model.configFile() == null ? null : model.configFile().getParent();
@@ -180,7 +180,7 @@ public final class ParameterCount {
 
     /**
      * Estimates the count from config.json: the token embedding (and an untied unembedding), plus
-     * per block the attention projections (with fewer key/value heads when the config says so)
+     * per block the attention projections (with fewer key/value heads when the config sets {@code num_key_value_heads})
      * and the MLP, whose width is {@code intermediate_size} or 4 x the model width. Layer norms,
      * biases and position embeddings are left out. Returns null without the width, depth or
      * vocabulary size.
@@ -202,7 +202,12 @@ public final class ParameterCount {
         Long heads = positive(text, List.of("num_attention_heads", "n_head", "n_heads"));
         Long keyValueHeads = positive(text, List.of("num_key_value_heads"));
         Long headDim = positive(text, List.of("head_dim"));
-        long dimension = headDim != null ? headDim : heads != null ? width / heads : width;
+        long dimension = width;
+        if (headDim != null) {
+            dimension = headDim;
+        } else if (heads != null) {
+            dimension = width / heads;
+        }
         long queryWidth = heads != null ? heads * dimension : width;
         long keyValueWidth = keyValueHeads != null ? keyValueHeads * dimension : queryWidth;
         long attention = width * queryWidth * 2 + width * keyValueWidth * 2;

@@ -34,10 +34,10 @@ public final class SetupService {
     private final String toolVersion;
     private final Map<String, String> environment;
 
-    /** The variable that holds the NDIF API key of remote nnsight runs. */
+    /** The environment variable that contains the NDIF API key of remote nnsight runs. */
     public static final String NDIF_KEY_VARIABLE = "NDIF_API_KEY";
 
-    /** Creates a setup service that sees no environment variables (so a remote probe always gets the key warning). */
+    /** Creates a setup service with an empty environment, so a remote probe always gets the missing-key warning. */
     public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
             Console console, String toolVersion) {
         this(validator, projectTool, renderer, console, toolVersion, Map.of());

@@ -98,7 +98,7 @@ class DemoServiceTest {
     }
 
     @Test
-    void nnsightDemoSetsUpItsThreeInterventionsOnNnsight() throws IOException {
+    void nnsightDemoUsesNnsightForThree() throws IOException {
         DemoService.DemoResult result = runDemo(false, Backend.NNSIGHT);
 
         Path code = root.resolve(".research/induction-demo/code");
