@@ -103,7 +103,8 @@ public final class SetupService {
 
         createFolder(workspace.activationCacheDir());
         createFolder(workspace.resultsDir());
-        ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan));
+        String recordedBackend = recordedBackend(plan, applied.outcomes());
+        ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan, recordedBackend));
 
         SetupResult result = new SetupResult(plan, applied.outcomes(),
                 workspace.resolveInCode(plan.scriptPath()),
@@ -124,7 +125,8 @@ public final class SetupService {
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
                 plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion(), plan.backend()))));
-        List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
+        List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan, plan.backend().backend().id())
+                .probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.
         String planHypothesis = ExperimentPlan.firstHypothesis(plan.workspace().experimentPlan());
@@ -165,10 +167,27 @@ public final class SetupService {
         }
     }
 
-    private static Manifest withThisProbe(Manifest manifest, SetupPlan plan) {
+    /**
+     * Returns the backend the manifest records for this probe. When the probe's script was kept
+     * because a person edited it, the script still runs on the backend it was rendered for, so
+     * that one stays recorded and setup warns that the new one was not applied.
+     */
+    private String recordedBackend(SetupPlan plan, List<ManagedFiles.Outcome> outcomes) {
+        String chosen = plan.backend().backend().id();
+        boolean scriptKept = outcomes.stream().anyMatch(outcome -> outcome.path().equals(plan.scriptPath())
+                && outcome.action() == ManagedFiles.Action.SKIPPED_EDITED);
+        Manifest.ProbeEntry previous = plan.manifest().probe(plan.probeId()).orElse(null);
+        if (!scriptKept || previous == null || previous.backendOrDefault().equals(chosen)) {
+            return chosen;
+        }
+        console.warn("the edited script " + plan.scriptPath() + " was kept, so probe " + plan.probeId() + " stays on "
+                + previous.backendOrDefault() + " instead of " + chosen + "; pass --force to render it for " + chosen);
+        return previous.backendOrDefault();
+    }
+
+    private static Manifest withThisProbe(Manifest manifest, SetupPlan plan, String backend) {
         return manifest.withProbe(new Manifest.ProbeEntry(plan.probeId(), plan.intervention().id(),
-                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString(),
-                plan.backend().backend().id()));
+                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString(), backend));
     }
 
     private static Map<String, byte[]> runtimeFiles(String packageName) {

@@ -271,6 +271,27 @@ class BackendSetupTest {
         assertEquals("transformer_lens", manifestProbe("probing_layers_0_to_1").path("backend").asText());
     }
 
+    @Test
+    void editedScriptKeepsItsBackend() throws IOException {
+        CliRun first = setup();
+        assertEquals(0, first.exitCode(), first.err());
+        Path script = Path.of(first.out().lines().findFirst().orElseThrow());
+        Files.writeString(script, Files.readString(script) + "# edited by a person\n");
+
+        CliRun second = setup("--backend", "nnsight");
+
+        assertEquals(0, second.exitCode(), second.err());
+        assertTrue(second.err().contains("stays on transformer_lens instead of nnsight; pass --force"), second.err());
+        assertEquals("transformer_lens", manifestProbe("logit_lens_layers_0_to_2").path("backend").asText());
+        assertFalse(Files.readString(script).contains("REMOTE"), "the edited script was replaced");
+
+        CliRun forced = setup("--backend", "nnsight", "--force");
+
+        assertEquals(0, forced.exitCode(), forced.err());
+        assertEquals("nnsight", manifestProbe("logit_lens_layers_0_to_2").path("backend").asText());
+        assertTrue(Files.readString(script).contains("REMOTE = False\n"), Files.readString(script));
+    }
+
     static Stream<Arguments> badCombinations() {
         return Stream.of(
                 Arguments.of("unknown backend", List.of("--backend", "pytorch"),
