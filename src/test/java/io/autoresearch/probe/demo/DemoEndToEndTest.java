@@ -107,6 +107,8 @@ class DemoEndToEndTest {
     /**
      * Runs {@code probe demo --backend nnsight}: the logit lens, activation patching and probing
      * run on nnsight, the other three on transformer_lens, and every results file must be valid.
+     * NOTE: this needs the runtime's nnsight backend (the configs' {@code backend}, {@code remote},
+     * {@code device_map} and {@code recheck_float32} fields); without it the scripts stop with a TypeError.
      */
     @Test
     void nnsightDemoWritesValidResults() throws IOException {
