@@ -2,6 +2,7 @@ package io.autoresearch.probe.cli;
 
 import io.autoresearch.probe.demo.DemoService;
 import io.autoresearch.probe.run.RunOutcome;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.support.Console;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -14,8 +15,9 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = {
             "Create .research/induction-demo/ with an experiment plan and a uv project holding a trained 2-layer"
-                    + " demo model, its prompts and its clean/corrupted pairs, set up four probes (logit lens,"
-                    + " attention pattern, activation patching, path patching) on all layers, and run them.",
+                    + " demo model, its prompts, clean/corrupted pairs and labelled texts, set up six probes (logit"
+                    + " lens, attention pattern, activation patching, path patching, probing, SAE feature lookup),"
+                    + " and run them.",
             "Re-running keeps files you edited unless --force is given. Prints each results file on stdout as"
                     + " '<path><TAB>valid' or '<path><TAB>invalid (N problems)'; with --json, one object with"
                     + " workspace, setups (as probe setup --json), run_id, results and failure."
@@ -36,16 +38,22 @@ final class DemoCommand implements Callable<Integer> {
                     + " they are kept and listed as skipped).")
     private boolean force;
 
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = "transformer_lens",
+            description = "transformer_lens or nnsight: with nnsight, the logit lens, activation patching and probing"
+                    + " probes run on nnsight and the others on transformer_lens (default: ${DEFAULT-VALUE}).")
+    private String backend;
+
     DemoCommand(ProbeContext context) {
         this.context = context;
     }
 
     @Override
     public Integer call() {
+        Backend chosen = Backend.parseOrAuto("--backend", backend, false);
         Console console = common.console();
         // The run service prints each results file on stdout as it validates it.
         DemoService.DemoResult result = Services.demo(context, console, common.allowUvInstall())
-                .run(common.root(context), common.allowUvInstall(), online, force);
+                .run(common.root(context), common.allowUvInstall(), online, force, chosen);
         int exitCode = result.exitCode().code();
         if (common.json()) {
             RunOutcome run = result.run();

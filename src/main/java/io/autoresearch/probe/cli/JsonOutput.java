@@ -87,12 +87,16 @@ final class JsonOutput {
         }
     }
 
-    /** {@code probe setup}: the probe, its research question (or null) and hypothesis, the two script paths and every managed file. */
+    /**
+     * {@code probe setup}: the probe, its research question (or null) and hypothesis, its backend and
+     * why, the two script paths and every managed file.
+     */
     record SetupDocument(String command, int exitCode, String probeId, String researchQuestion, String hypothesis,
-            String script, String mainScript, List<FileOutcome> files) {
+            String backend, String backendReason, String script, String mainScript, List<FileOutcome> files) {
         static SetupDocument of(SetupResult result, int exitCode) {
             return new SetupDocument("setup", exitCode, result.plan().probeId(), result.plan().researchQuestion(),
-                    result.plan().hypothesis(), result.script().toString(), result.mainScript().toString(),
+                    result.plan().hypothesis(), result.plan().backend().backend().id(),
+                    result.plan().backend().reason(), result.script().toString(), result.mainScript().toString(),
                     FileOutcome.of(result.outcomes()));
         }
     }

@@ -5,6 +5,7 @@ import io.autoresearch.probe.results.ResultsValidator;
 import io.autoresearch.probe.run.RunOutcome;
 import io.autoresearch.probe.run.RunRequest;
 import io.autoresearch.probe.run.RunService;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.support.Console;
 import io.autoresearch.probe.uv.UvLocator;
 import io.autoresearch.probe.workspace.Slug;
@@ -58,6 +59,11 @@ final class RunCommand implements Callable<Integer> {
                     + " limit; uv sync is never limited).")
     private Long timeoutSeconds;
 
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = Backend.AUTO,
+            description = "Run only the probes set up for this backend: transformer_lens or nnsight; auto runs"
+                    + " every probe (default: ${DEFAULT-VALUE}).")
+    private String backend;
+
     RunCommand(ProbeContext context) {
         this.context = context;
     }
@@ -68,11 +74,12 @@ final class RunCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "invalid --timeout " + timeoutSeconds + ": give a positive number of seconds");
         }
+        Backend selected = Backend.parseOrAuto("--backend", backend, true);
         Console console = common.console();
         Workspace workspace = new Workspace(common.root(context), Slug.parse(slug));
         Duration timeout = timeoutSeconds == null ? null : Duration.ofSeconds(timeoutSeconds);
 
-        RunRequest request = new RunRequest(workspace.codeDir(), common.allowUvInstall(), online, timeout);
+        RunRequest request = new RunRequest(workspace.codeDir(), common.allowUvInstall(), online, timeout, selected);
         RunOutcome outcome = service(console).run(request);
         if (common.json()) {
             JsonOutput.print(console, JsonOutput.RunDocument.of(outcome));

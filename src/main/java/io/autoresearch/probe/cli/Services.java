@@ -35,7 +35,7 @@ final class Services {
         UvProjectTool projectTool = new UvProjectTool(locator, uvEnvironment, allowUvInstall,
                 new ProcessRunner(context.environment()), console);
         return new SetupService(new SetupValidator(resolver, context.clock(), version), projectTool,
-                new TemplateRenderer(), console, version);
+                new TemplateRenderer(), console, version, context.environment());
     }
 
     /** Creates the demo service: setup and run wired as for the setup and run commands. */

@@ -1,5 +1,6 @@
 package io.autoresearch.probe.cli;
 
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.setup.ProbeSettings;
 import io.autoresearch.probe.setup.SetupOptions;
 import io.autoresearch.probe.setup.SetupResult;
@@ -22,8 +23,8 @@ import picocli.CommandLine.Parameters;
                     + " extra, the cache and results folders.",
             "Every input is checked before anything is written. Files you edited are kept unless --force is given.",
             "Prints the paths of the intervention script and analysis/<slug>.py on stdout; with --json, one"
-                    + " object with probe_id, hypothesis, script, main_script and files (each {path, action}, action"
-                    + " wrote, kept or skipped)."
+                    + " object with probe_id, hypothesis, backend, backend_reason, script, main_script and files (each"
+                    + " {path, action}, action wrote, kept or skipped)."
         })
 final class SetupCommand implements Callable<Integer> {
     private final ProbeContext context;
@@ -173,6 +174,28 @@ final class SetupCommand implements Callable<Integer> {
                     + " setup warns, and only the scripts set up with this flag say trust_remote_code=True).")
     private boolean trustRemoteCode;
 
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = Backend.AUTO,
+            description = "Library the script runs the model with: transformer_lens, nnsight or auto (nnsight above"
+                    + " 7 billion parameters, counted from the safetensors headers, else estimated from config.json or"
+                    + " the model name). nnsight covers logit_lens, activation_patching and probing"
+                    + " (default: ${DEFAULT-VALUE}).")
+    private String backend;
+
+    @Option(names = "--remote",
+            description = "nnsight: run the traces on NDIF with nnsight's remote execution; the script reads the"
+                    + " key from NDIF_API_KEY when it runs, and setup never stores it. Implies nnsight with auto.")
+    private boolean remote;
+
+    @Option(names = "--device-map", paramLabel = "MAP",
+            description = "nnsight: spread the model over the GPUs with this Hugging Face device_map: auto,"
+                    + " balanced, balanced_low_0 or sequential (default: one device). Implies nnsight with auto.")
+    private String deviceMap;
+
+    @Option(names = "--recheck-float32", paramLabel = "N",
+            description = "nnsight with --dtype bfloat16 or float16: re-run N examples in float32 and record the"
+                    + " largest difference of the per-example metric in the results (precision_check).")
+    private Integer recheckFloat32;
+
     SetupCommand(ProbeContext context) {
         this.context = context;
     }
@@ -186,7 +209,7 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method, trustRemoteCode, researchQuestion);
+                topK, method, trustRemoteCode, researchQuestion, backend, remote, deviceMap, recheckFloat32);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         if (common.json()) {
             JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));

@@ -1,5 +1,6 @@
 package io.autoresearch.probe.demo;
 
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.SetupOptions;
 import java.nio.file.Path;
@@ -110,13 +111,28 @@ public final class DemoInputs {
      */
     public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall,
             boolean force) {
+        return setupOptions(intervention, root, codeDir, noInstall, force, Backend.TRANSFORMER_LENS);
+    }
+
+    /**
+     * Returns the setup options the demo uses for one intervention with {@code backend}: with
+     * nnsight, the interventions nnsight implements get nnsight and the others transformer_lens.
+     */
+    public static SetupOptions setupOptions(Intervention intervention, Path root, Path codeDir, boolean noInstall,
+            boolean force, Backend backend) {
         Path prompts = intervention.input() == Intervention.Input.PROMPTS ? codeDir.resolve(PROMPTS_PATH) : null;
         Path pairs = intervention.input() == Intervention.Input.PAIRS ? codeDir.resolve(PAIRS_PATH) : null;
         Path labels = intervention.input() == Intervention.Input.LABELS ? codeDir.resolve(LABELS_PATH) : null;
         return new SetupOptions(root, SLUG, intervention.id(), codeDir.resolve(MODEL_PATH).toString(),
                 layers(intervention), prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
                 SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, force,
-                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false, null);
+                noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false, null,
+                backendFor(intervention, backend).id(), false, null, null);
+    }
+
+    /** Returns the backend of the demo's probe of {@code intervention} when the demo runs with {@code backend}. */
+    public static Backend backendFor(Intervention intervention, Backend backend) {
+        return backend.supports(intervention) ? backend : Backend.TRANSFORMER_LENS;
     }
 
     /** Returns the {@code --layers} value of the demo's probe of {@code intervention}. */

@@ -44,7 +44,7 @@ public final class DemoScripts {
             boolean sae = intervention == Intervention.SAE_FEATURE_LOOKUP;
             List<Integer> layers = lens ? List.of(0, 1, 2) : sae ? List.of(DemoInputs.SAE_LAYER) : List.of(0, 1);
             probes.add(new Manifest.ProbeEntry(DemoInputs.probeId(intervention), intervention.id(), script,
-                    DemoInputs.MODEL_PATH, layers, created));
+                    DemoInputs.MODEL_PATH, layers, created, "transformer_lens"));
             String dataPath = switch (intervention.input()) {
                 case PROMPTS -> DemoInputs.PROMPTS_PATH;
                 case PAIRS -> DemoInputs.PAIRS_PATH;

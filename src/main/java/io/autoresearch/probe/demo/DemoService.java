@@ -4,6 +4,7 @@ import io.autoresearch.probe.run.RunOutcome;
 import io.autoresearch.probe.run.RunRequest;
 import io.autoresearch.probe.run.RunService;
 import io.autoresearch.probe.setup.AtomicFiles;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.setup.Intervention;
 import io.autoresearch.probe.setup.ManagedFiles;
 import io.autoresearch.probe.setup.Manifest;
@@ -89,6 +90,15 @@ public final class DemoService {
      * demo files and scripts a person edited are overwritten instead of kept.
      */
     public DemoResult run(Path root, boolean allowUvInstall, boolean online, boolean force) {
+        return run(root, allowUvInstall, online, force, Backend.TRANSFORMER_LENS);
+    }
+
+    /**
+     * Builds the demo under {@code root} as {@link #run(Path, boolean, boolean, boolean)} does, with
+     * the logit lens, activation patching and probing set up on {@code backend} (the other probes
+     * stay on transformer_lens, which alone implements them).
+     */
+    public DemoResult run(Path root, boolean allowUvInstall, boolean online, boolean force, Backend backend) {
         Workspace workspace = new Workspace(root, Slug.parse(DemoInputs.SLUG));
         Map<String, byte[]> demoFiles = demoFiles();
         workspace.checkInside(workspace.codeDir());
@@ -102,7 +112,7 @@ public final class DemoService {
         List<SetupResult> setups = new ArrayList<>();
         for (Intervention intervention : DemoInputs.INTERVENTIONS) {
             setups.add(setupService.setup(
-                    DemoInputs.setupOptions(intervention, root, workspace.codeDir(), !allowUvInstall, force)));
+                    DemoInputs.setupOptions(intervention, root, workspace.codeDir(), !allowUvInstall, force, backend)));
         }
         if (runService == null) {
             return new DemoResult(workspace, setups, null);

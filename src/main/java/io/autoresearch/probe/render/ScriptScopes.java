@@ -27,7 +27,10 @@ public final class ScriptScopes {
      * activation patching the method. Probing and SAE feature lookup read the labels path and the
      * hook; probing also reads the position and folds, SAE feature lookup the SAE, its width, the
      * targets and top_k. A variable an intervention does not read is {@code None}, 0 or its default. The section
-     * {@code trust_remote_code} renders {@code trust_remote_code=True} only when it is true.
+     * {@code trust_remote_code} renders {@code trust_remote_code=True} only when it is true. Only the
+     * nnsight templates read {@code remote_literal} ({@code True} or {@code False}),
+     * {@code device_map_literal} ({@code None} or a string literal such as {@code 'auto'}) and
+     * {@code recheck_float32} (an example count, 0 for no float32 re-check).
      */
     public record InterventionScript(
             String slug,
@@ -57,7 +60,10 @@ public final class ScriptScopes {
             int top_k,
             boolean trust_remote_code,
             boolean has_research_question,
-            String research_question_literal) {
+            String research_question_literal,
+            String remote_literal,
+            String device_map_literal,
+            int recheck_float32) {
         public String getPackage() {
             return _package;
         }

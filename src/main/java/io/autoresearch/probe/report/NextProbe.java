@@ -1,6 +1,7 @@
 package io.autoresearch.probe.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.autoresearch.probe.setup.Backend;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -363,7 +364,22 @@ final class NextProbe {
     private String setup(String intervention, String options) {
         // Setup's default model is gpt2, so the command names the model this probe ran on.
         String modelOption = model == null ? "" : " --model " + shellWord(model);
-        return "auto-research probe setup " + slug + " --intervention " + intervention + modelOption + " " + options;
+        return "auto-research probe setup " + slug + " --intervention " + intervention + modelOption
+                + backendOptions(intervention) + " " + options;
+    }
+
+    /**
+     * Returns {@code --backend nnsight} (and {@code --remote} for a remote run) when this probe ran
+     * on nnsight and nnsight implements the next intervention, so the next probe runs where this one
+     * did. The other interventions exist on transformer_lens only, so their command names no backend.
+     */
+    private String backendOptions(String intervention) {
+        boolean nnsight = "nnsight".equals(results.document().path("backend").asText());
+        if (!nnsight || !Backend.NNSIGHT_INTERVENTION_IDS.contains(intervention)) {
+            return "";
+        }
+        boolean remote = results.document().path("provenance").path("remote").asBoolean(false);
+        return " --backend nnsight" + (remote ? " --remote" : "");
     }
 
     /** Quotes {@code word} for a POSIX shell unless it holds only characters that need no quoting. */

@@ -122,9 +122,13 @@ final class ProbeSummary {
         return Methods.of(results.intervention());
     }
 
-    /** Notes on the method that the results file adds: the layer semantics and how intervals were computed. */
+    /**
+     * Notes on the method that the results file adds: the backend, the layer semantics, how
+     * intervals were computed and the float32 precision check.
+     */
     List<Row> methodNotes() {
         List<Row> notes = new ArrayList<>();
+        notes.add(new Row("Backend", backend(), false));
         if (results.layerSemantics() != null) {
             notes.add(new Row("Layers", results.layerSemantics(), false));
         }
@@ -138,7 +142,46 @@ final class ProbeSummary {
         if (results.ciMethod() != null) {
             notes.add(new Row("Statistics", results.ciMethod(), false));
         }
+        String precision = precisionCheck();
+        if (precision != null) {
+            notes.add(new Row("Precision", precision, false));
+        }
         return notes;
+    }
+
+    /** Describes the library the model ran in, and for nnsight where its traces ran. */
+    private String backend() {
+        JsonNode backend = results.document().get("backend");
+        if (backend == null || !backend.isTextual()) {
+            return "transformer_lens (the results file names no backend, so a runtime older than the nnsight"
+                    + " backend wrote it)";
+        }
+        if (!backend.asText().equals("nnsight")) {
+            return backend.asText();
+        }
+        JsonNode provenance = results.document().path("provenance");
+        StringBuilder text = new StringBuilder("nnsight");
+        text.append(provenance.path("remote").asBoolean(false) ? ", traces run remotely on NDIF" : ", run locally");
+        JsonNode deviceMap = provenance.get("device_map");
+        if (deviceMap != null && deviceMap.isTextual()) {
+            text.append(", device_map ").append(deviceMap.asText());
+        }
+        return text.toString();
+    }
+
+    /** Describes the float32 re-check of a bfloat16 or float16 run, or returns null when the file has none. */
+    private String precisionCheck() {
+        JsonNode check = results.document().get("precision_check");
+        if (check == null || !check.isObject()) {
+            return null;
+        }
+        boolean within = check.path("within_tolerance").asBoolean(false);
+        return check.path("dtype").asText("?") + " run re-checked in float32 on " + check.path("n_examples").asInt()
+                + " examples: " + check.path("metric").asText("the metric") + " differs by at most "
+                + Format.number(ProbeResults.number(check.get("max_abs_diff"))) + " (mean "
+                + Format.number(ProbeResults.number(check.get("mean_abs_diff"))) + "), "
+                + (within ? "within" : "OUTSIDE") + " the tolerance "
+                + Format.number(ProbeResults.number(check.get("tolerance"))) + ".";
     }
 
     List<Row> setupRows() {

@@ -1,5 +1,6 @@
 package io.autoresearch.probe.run;
 
+import io.autoresearch.probe.setup.Backend;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -12,8 +13,15 @@ import java.util.Objects;
  * @param online whether scripts may reach the model hub; when false they run with
  *     {@code HF_HUB_OFFLINE=1} and {@code TRANSFORMERS_OFFLINE=1}
  * @param scriptTimeout the limit for each script, or {@code null} for none; {@code uv sync} has no limit
+ * @param backend run only the probes set up for this backend, or {@code null} for every probe
  */
-public record RunRequest(Path codeDir, boolean allowUvInstall, boolean online, Duration scriptTimeout) {
+public record RunRequest(Path codeDir, boolean allowUvInstall, boolean online, Duration scriptTimeout,
+        Backend backend) {
+    /** Creates a request that runs every probe, whatever its backend. */
+    public RunRequest(Path codeDir, boolean allowUvInstall, boolean online, Duration scriptTimeout) {
+        this(codeDir, allowUvInstall, online, scriptTimeout, null);
+    }
+
     public RunRequest {
         Objects.requireNonNull(codeDir, "codeDir");
         codeDir = codeDir.toAbsolutePath().normalize();

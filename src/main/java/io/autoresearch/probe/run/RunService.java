@@ -14,6 +14,7 @@ import io.autoresearch.probe.results.ResultsValidator;
 import io.autoresearch.probe.run.RunOutcome.CheckedResults;
 import io.autoresearch.probe.setup.AtomicFiles;
 import io.autoresearch.probe.setup.AttentionExtra;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.setup.Manifest;
 import io.autoresearch.probe.setup.ManifestStore;
 import io.autoresearch.probe.setup.ToolVersion;
@@ -82,7 +83,7 @@ public final class RunService {
         Path codeDir = request.codeDir();
         Path manifestFile = checkProject(codeDir);
         checkFoldersInside(codeDir);
-        List<Manifest.ProbeEntry> probes = readProbes(manifestFile);
+        List<Manifest.ProbeEntry> probes = selectBackend(readProbes(manifestFile), request.backend(), manifestFile);
         List<Path> scripts = new ArrayList<>();
         for (Manifest.ProbeEntry probe : probes) {
             scripts.add(resolveScript(codeDir, probe));
@@ -308,6 +309,30 @@ public final class RunService {
                     + " lists no probes; scaffold one with `auto-research probe setup <slug> --intervention NAME`");
         }
         return manifest.probes();
+    }
+
+    /**
+     * Returns the probes set up for {@code backend}, or all of them when it is null. A backend that
+     * no probe uses is a usage error naming the backends the probes do use.
+     */
+    static List<Manifest.ProbeEntry> selectBackend(List<Manifest.ProbeEntry> probes, Backend backend,
+            Path manifestFile) {
+        if (backend == null) {
+            return probes;
+        }
+        List<Manifest.ProbeEntry> selected = probes.stream()
+                .filter(probe -> probe.backendOrDefault().equals(backend.id())).toList();
+        if (selected.isEmpty()) {
+            Set<String> used = new java.util.TreeSet<>();
+            for (Manifest.ProbeEntry probe : probes) {
+                used.add(probe.probeId() + " (" + probe.backendOrDefault() + ")");
+            }
+            throw ProbeException.usage("no probe in " + manifestFile + " is set up for --backend " + backend.id()
+                    + "; the probes and their backends are " + String.join(", ", used) + ". Pass one of those"
+                    + " backends or --backend auto, or set a probe up with `probe setup --backend " + backend.id()
+                    + "`");
+        }
+        return selected;
     }
 
     /** Resolves a probe's script against code/ and checks that it is a file inside code/. */

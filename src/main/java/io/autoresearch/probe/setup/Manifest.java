@@ -1,5 +1,6 @@
 package io.autoresearch.probe.setup;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.ArrayList;
@@ -41,6 +42,8 @@ public record Manifest(
      * @param layers the lens layers, or null when the script uses all layers of a model whose
      *     config was not available at setup time
      * @param created the ISO 8601 instant of the first setup of this probe
+     * @param backend the backend the script was rendered for, {@code transformer_lens} or {@code nnsight};
+     *     null in manifests written before backends existed, which means transformer_lens
      */
     public record ProbeEntry(
             @JsonProperty("probe_id") String probeId,
@@ -48,7 +51,13 @@ public record Manifest(
             @JsonProperty("script") String script,
             @JsonProperty("model_id") String modelId,
             @JsonProperty("layers") List<Integer> layers,
-            @JsonProperty("created") String created) {
+            @JsonProperty("created") String created,
+            @JsonProperty("backend") String backend) {
+        /** Returns the recorded backend, or transformer_lens for an entry that records none. */
+        @JsonIgnore
+        public String backendOrDefault() {
+            return Backend.idOrDefault(backend);
+        }
     }
 
     public Optional<FileEntry> file(String path) {

@@ -40,6 +40,7 @@ public final class ProbeScripts {
      *     ({@code --trust-remote-code}); when false the script does not mention it
      * @param researchQuestion the research question id of {@code --rq}, such as {@code RQ2}, written into
      *     the script as {@code RESEARCH_QUESTION}, or null to leave the constant out
+     * @param backend the backend, which selects the template, and the nnsight-only settings
      */
     public record ScriptInputs(
             Intervention intervention,
@@ -57,16 +58,18 @@ public final class ProbeScripts {
             String hypothesis,
             ProbeSettings settings,
             boolean trustRemoteCode,
-            String researchQuestion) {
+            String researchQuestion,
+            BackendChoice backend) {
         /**
-         * Creates the inputs of a script that keeps the model's own code off (no {@code --trust-remote-code})
-         * and names no research question.
+         * Creates the inputs of a transformer_lens script that keeps the model's own code off (no
+         * {@code --trust-remote-code}) and names no research question.
          */
         public ScriptInputs(Intervention intervention, String slug, String packageName, String toolVersion,
                 LocalDate generatedOn, String probeId, String modelId, String dataPath, List<Integer> layers,
                 int nExamples, List<Integer> seeds, String dtype, String hypothesis, ProbeSettings settings) {
             this(intervention, slug, packageName, toolVersion, generatedOn, probeId, modelId, dataPath, layers,
-                    nExamples, seeds, dtype, hypothesis, settings, false, null);
+                    nExamples, seeds, dtype, hypothesis, settings, false, null,
+                    BackendChoice.transformerLens("--backend transformer_lens"));
         }
     }
 
@@ -103,12 +106,22 @@ public final class ProbeScripts {
                 new ScriptScopes.ProbeModule(slug, packageName, toolVersion, generatedOn.toString()));
     }
 
-    /** Renders {@code templates/<intervention>.py.mustache} for one probe. */
+    /** Returns the template of an intervention on a backend, such as {@code logit_lens_nnsight.py.mustache}. */
+    public static String templateName(Intervention intervention, Backend backend) {
+        String suffix = backend == Backend.NNSIGHT ? "_nnsight" : "";
+        return intervention.id() + suffix + ".py.mustache";
+    }
+
+    /**
+     * Renders {@code templates/<intervention>.py.mustache} for one transformer_lens probe, or
+     * {@code templates/<intervention>_nnsight.py.mustache} for an nnsight one.
+     */
     public String interventionScript(ScriptInputs inputs) {
         Intervention.Input input = inputs.intervention().input();
         ProbeSettings settings = inputs.settings();
+        BackendChoice backend = inputs.backend();
         String dataLiteral = inputs.dataPath() == null ? "None" : PythonLiteral.of(inputs.dataPath());
-        return renderer.render(inputs.intervention().id() + ".py.mustache", new ScriptScopes.InterventionScript(
+        return renderer.render(templateName(inputs.intervention(), backend.backend()), new ScriptScopes.InterventionScript(
                 inputs.slug(),
                 inputs.packageName(),
                 inputs.toolVersion(),
@@ -136,7 +149,10 @@ public final class ProbeScripts {
                 settings.topK(),
                 inputs.trustRemoteCode(),
                 inputs.researchQuestion() != null,
-                inputs.researchQuestion() == null ? "None" : PythonLiteral.of(inputs.researchQuestion())));
+                inputs.researchQuestion() == null ? "None" : PythonLiteral.of(inputs.researchQuestion()),
+                backend.remote() ? "True" : "False",
+                optional(backend.deviceMap()),
+                backend.recheckFloat32()));
     }
 
     private static String optional(String value) {

@@ -41,6 +41,10 @@ import java.nio.file.Path;
  *     ({@code --trust-remote-code}); off by default
  * @param researchQuestion the research question id of {@code --rq}, such as {@code RQ2}, whose
  *     hypothesis in 04_EXPERIMENT_PLAN.md the probe tests, or null
+ * @param backend the {@code --backend} value: transformer_lens, nnsight or auto; null for auto
+ * @param remote whether the nnsight traces run on NDIF ({@code --remote})
+ * @param deviceMap the {@code --device-map} value, such as {@code auto}, or null
+ * @param recheckFloat32 the {@code --recheck-float32} example count, or null when not given
  */
 public record SetupOptions(
         Path root,
@@ -72,7 +76,11 @@ public record SetupOptions(
         Integer topK,
         String method,
         boolean trustRemoteCode,
-        String researchQuestion) {
+        String researchQuestion,
+        String backend,
+        boolean remote,
+        String deviceMap,
+        Integer recheckFloat32) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";

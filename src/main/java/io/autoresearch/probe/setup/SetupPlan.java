@@ -28,6 +28,7 @@ import java.util.List;
  * @param created the first-setup instant of this probe, kept across re-runs
  * @param manifest the manifest as read before this setup
  * @param settings the options that only some interventions read, with their defaults
+ * @param backend the backend the script runs on, why, and its nnsight-only settings
  */
 public record SetupPlan(
         Workspace workspace,
@@ -52,5 +53,6 @@ public record SetupPlan(
         Instant created,
         Manifest manifest,
         boolean force,
-        ProbeSettings settings) {
+        ProbeSettings settings,
+        BackendChoice backend) {
 }

@@ -32,9 +32,21 @@ public final class SetupService {
     private final ProbeScripts scripts;
     private final Console console;
     private final String toolVersion;
+    private final Map<String, String> environment;
 
+    /** The environment variable that contains the NDIF API key of remote nnsight runs. */
+    public static final String NDIF_KEY_VARIABLE = "NDIF_API_KEY";
+
+    /** Creates a setup service with an empty environment, so a remote probe always gets the missing-key warning. */
     public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
             Console console, String toolVersion) {
+        this(validator, projectTool, renderer, console, toolVersion, Map.of());
+    }
+
+    /** @param environment the variables setup checks, such as {@code NDIF_API_KEY}; their values are never printed */
+    public SetupService(SetupValidator validator, ProjectTool projectTool, TemplateRenderer renderer,
+            Console console, String toolVersion, Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
         this.validator = validator;
         this.projectTool = projectTool;
         this.scripts = new ProbeScripts(renderer);
@@ -59,6 +71,7 @@ public final class SetupService {
                     + " path; copy it into code/ to keep the project portable");
         }
         warnAboutRemoteCode(options, plan);
+        reportBackend(plan.backend());
         // Render before any write so that a template problem also leaves the workspace untouched.
         Map<String, byte[]> scriptFiles = renderScripts(plan, options.trustRemoteCode());
         Map<String, byte[]> runtimeFiles = runtimeFiles(plan.packageName());
@@ -90,7 +103,8 @@ public final class SetupService {
 
         createFolder(workspace.activationCacheDir());
         createFolder(workspace.resultsDir());
-        ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan));
+        String recordedBackend = recordedBackend(plan, applied.outcomes());
+        ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan, recordedBackend));
 
         SetupResult result = new SetupResult(plan, applied.outcomes(),
                 workspace.resolveInCode(plan.scriptPath()),
@@ -110,8 +124,9 @@ public final class SetupService {
         files.put(plan.scriptPath(), utf8(scripts.interventionScript(new ProbeScripts.ScriptInputs(
                 plan.intervention(), slug, plan.packageName(), toolVersion, plan.generatedOn(), plan.probeId(),
                 plan.modelId(), plan.dataPath(), plan.scriptLayers(), plan.nExamples(), plan.seeds(), plan.dtype(),
-                plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion()))));
-        List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan).probes();
+                plan.hypothesis(), plan.settings(), trustRemoteCode, plan.researchQuestion(), plan.backend()))));
+        List<Manifest.ProbeEntry> probes = withThisProbe(plan.manifest(), plan, plan.backend().backend().id())
+                .probes();
         // The hypothesis script serves every probe of the project, so it states the plan's first
         // hypothesis; a project without a plan gets the hypothesis of the latest setup.
         String planHypothesis = ExperimentPlan.firstHypothesis(plan.workspace().experimentPlan());
@@ -135,9 +150,44 @@ public final class SetupService {
                 + " `probe run`, and set the probe up again without the flag to turn it off ***");
     }
 
-    private static Manifest withThisProbe(Manifest manifest, SetupPlan plan) {
+    /**
+     * Prints the chosen backend and why, and its warnings. A remote probe without
+     * {@code NDIF_API_KEY} only gets a warning, because the key is read when the script runs; its
+     * value is never printed.
+     */
+    private void reportBackend(BackendChoice backend) {
+        console.info("backend: " + backend.backend().id() + " (" + backend.reason() + ")");
+        for (String warning : backend.warnings()) {
+            console.warn(warning);
+        }
+        String key = environment.get(NDIF_KEY_VARIABLE);
+        if (backend.remote() && (key == null || key.isBlank())) {
+            console.warn("--remote: " + NDIF_KEY_VARIABLE + " is not set; set it to your NDIF API key in the"
+                    + " environment of `probe run`, or the remote run fails at its start");
+        }
+    }
+
+    /**
+     * Returns the backend the manifest records for this probe. When the probe's script was kept
+     * because a person edited it, the script still runs on the backend it was rendered for, so
+     * that one stays recorded and setup warns that the new one was not applied.
+     */
+    private String recordedBackend(SetupPlan plan, List<ManagedFiles.Outcome> outcomes) {
+        String chosen = plan.backend().backend().id();
+        boolean scriptKept = outcomes.stream().anyMatch(outcome -> outcome.path().equals(plan.scriptPath())
+                && outcome.action() == ManagedFiles.Action.SKIPPED_EDITED);
+        Manifest.ProbeEntry previous = plan.manifest().probe(plan.probeId()).orElse(null);
+        if (!scriptKept || previous == null || previous.backendOrDefault().equals(chosen)) {
+            return chosen;
+        }
+        console.warn("the edited script " + plan.scriptPath() + " was kept, so probe " + plan.probeId() + " stays on "
+                + previous.backendOrDefault() + " instead of " + chosen + "; pass --force to render it for " + chosen);
+        return previous.backendOrDefault();
+    }
+
+    private static Manifest withThisProbe(Manifest manifest, SetupPlan plan, String backend) {
         return manifest.withProbe(new Manifest.ProbeEntry(plan.probeId(), plan.intervention().id(),
-                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString()));
+                plan.scriptPath(), plan.modelId(), plan.lensLayers(), plan.created().toString(), backend));
     }
 
     private static Map<String, byte[]> runtimeFiles(String packageName) {

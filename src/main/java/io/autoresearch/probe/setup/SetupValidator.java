@@ -97,6 +97,8 @@ public final class SetupValidator {
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
+        BackendChoice backend = BackendSelector.select(options.backend(), options.remote(), options.deviceMap(),
+                options.recheckFloat32(), dtype, intervention, model);
         String researchQuestion = researchQuestion(options.researchQuestion(), options.hypothesis());
         String hypothesis = researchQuestion == null ? hypothesis(options.hypothesis(), workspace)
                 : planHypothesis(researchQuestion, workspace);
@@ -119,7 +121,7 @@ public final class SetupValidator {
         return new SetupPlan(workspace, intervention, needsInit, packageName, model,
                 modelIdForScript(workspace, model), lensLayers, scriptLayers, dataSource, dataPath,
                 dataCount, probeId, nExamples, seeds, dtype, researchQuestion, hypothesis, scriptPath, generatedOn, created,
-                manifest, options.force(), settings);
+                manifest, options.force(), settings, backend);
     }
 
     /**

@@ -60,6 +60,29 @@ class RunCommandTest {
     }
 
     @Test
+    void unknownBackendIsUsageError() {
+        CliRun run = execute("fake-study", "--backend", "pytorch");
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("invalid --backend 'pytorch'; use transformer_lens, nnsight or auto"),
+                run.err());
+        assertEquals("", run.out());
+    }
+
+    @Test
+    void backendWithoutProbesNamesTheProbesBackends() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a"));
+        FakeProject.writeScript(codeDir, "lens_a", FakeProject.resultsScript("lens_a", ""));
+
+        CliRun run = execute("fake-study", "--root", root.toString(), "--backend", "nnsight");
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("--backend nnsight; the probes and their backends are lens_a"
+                + " (transformer_lens)"), run.err());
+        assertFalse(Files.exists(codeDir.resolve("results/probe/lens_a.json")));
+    }
+
+    @Test
     void missingWorkspaceIsUsageError() {
         CliRun run = execute("fake-study");
 

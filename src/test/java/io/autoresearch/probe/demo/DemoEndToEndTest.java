@@ -37,8 +37,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs {@code probe demo} for real: uv sync of the locked stack, the four generated scripts
- * on the trained demo model, and validation. Then checks the science against the
+ * Runs {@code probe demo} for real: uv sync of the locked stack, the six generated scripts
+ * on the trained demo model, and validation, once on transformer_lens and once with the
+ * nnsight backend. Then checks the science against the
  * model's known circuit and the committed results against the fresh ones.
  */
 @Tag("e2e")
@@ -56,6 +57,9 @@ class DemoEndToEndTest {
 
     @TempDir
     Path elsewhere;
+
+    @TempDir
+    Path nnsightRoot;
 
     /** Dummy values of the secret variables the demo runs with; no output may contain them. */
     private static final String NDIF_KEY = "ndif-dummy-secret-0123456789";
@@ -98,6 +102,37 @@ class DemoEndToEndTest {
         checkCopiedProjectRuns(codeDir, ranks);
         checkNoSecretWritten(context, run);
         checkEventLines(codeDir.resolve("cache").resolve("events.jsonl"));
+    }
+
+    /**
+     * Runs {@code probe demo --backend nnsight}: the logit lens, activation patching and probing
+     * run on nnsight, the other three on transformer_lens, and every results file must be valid.
+     * NOTE: this needs the runtime's nnsight backend (the configs' {@code backend}, {@code remote},
+     * {@code device_map} and {@code recheck_float32} fields); without it the scripts stop with a TypeError.
+     */
+    @Test
+    void nnsightDemoWritesValidResults() throws IOException {
+        ProbeContext system = ProbeContext.fromSystem();
+        ProbeContext context = new ProbeContext(system.environment(), system.userHome(), nnsightRoot, system.clock());
+
+        CliRun run = CliRun.execute(context, "probe", "demo", "--backend", "nnsight", "--root", nnsightRoot.toString());
+
+        assertEquals(0, run.exitCode(), "probe demo --backend nnsight failed; stderr:\n" + run.err());
+        Path codeDir = nnsightRoot.resolve(".research").resolve(DemoInputs.SLUG).resolve("code");
+        for (String probeId : List.of(DemoInputs.PROBE_ID, DemoInputs.PATCHING_PROBE_ID,
+                DemoInputs.PROBING_PROBE_ID)) {
+            Path file = codeDir.resolve("results").resolve("probe").resolve(probeId + ".json");
+            assertTrue(Files.isRegularFile(file), "no results file at " + file + "; stderr:\n" + run.err());
+            assertEquals(List.of(), new ResultsValidator().validate(file, codeDir), probeId);
+            JsonNode results = new ObjectMapper().readTree(file.toFile());
+            assertEquals("nnsight", results.path("backend").asText(), probeId + " backend");
+            assertEquals("result", results.path("status").asText(), probeId + " status");
+        }
+        for (String probeId : List.of(DemoInputs.ATTENTION_PROBE_ID, DemoInputs.PATH_PROBE_ID,
+                DemoInputs.SAE_PROBE_ID)) {
+            Path file = codeDir.resolve("results").resolve("probe").resolve(probeId + ".json");
+            assertEquals(List.of(), new ResultsValidator().validate(file, codeDir), probeId);
+        }
     }
 
     @Test

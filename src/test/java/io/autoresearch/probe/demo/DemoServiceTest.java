@@ -4,15 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.autoresearch.probe.cli.CliRun;
 import io.autoresearch.probe.render.TemplateRenderer;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.setup.Fixtures;
 import io.autoresearch.probe.setup.ModelResolver;
 import io.autoresearch.probe.setup.ProjectTool;
+import io.autoresearch.probe.setup.SetupResult;
 import io.autoresearch.probe.setup.SetupService;
 import io.autoresearch.probe.setup.SetupValidator;
 import io.autoresearch.probe.setup.ToolVersion;
 import io.autoresearch.probe.support.Console;
+import io.autoresearch.probe.support.ExitCode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -61,6 +66,10 @@ class DemoServiceTest {
     }
 
     private DemoService.DemoResult runDemo(boolean force) {
+        return runDemo(force, Backend.TRANSFORMER_LENS);
+    }
+
+    private DemoService.DemoResult runDemo(boolean force, Backend backend) {
         Clock clock = Clock.fixed(Instant.parse("2026-12-04T10:00:00Z"), ZoneOffset.UTC);
         String version = ToolVersion.current();
         errors = new StringWriter();
@@ -84,7 +93,52 @@ class DemoServiceTest {
         SetupService setup = new SetupService(
                 new SetupValidator(new ModelResolver(Map.of(), root, root), clock, version), projectTool,
                 new TemplateRenderer(), console, version);
-        return new DemoService(setup, projectTool, null, console, version, resources).run(root, false, false, force);
+        return new DemoService(setup, projectTool, null, console, version, resources)
+                .run(root, false, false, force, backend);
+    }
+
+    @Test
+    void nnsightDemoUsesNnsightForThree() throws IOException {
+        DemoService.DemoResult result = runDemo(false, Backend.NNSIGHT);
+
+        Path code = root.resolve(".research/induction-demo/code");
+        JsonNode manifest = new ObjectMapper().readTree(code.resolve(".auto-research/manifest.json").toFile());
+        Map<String, String> backends = new java.util.LinkedHashMap<>();
+        for (JsonNode probe : manifest.path("probes")) {
+            backends.put(probe.path("probe_id").asText(), probe.path("backend").asText());
+        }
+        assertEquals(Map.of("logit_lens_layers_0_to_2", "nnsight", "attention_pattern_layers_0_to_1",
+                "transformer_lens", "activation_patching_layers_0_to_1", "nnsight", "path_patching_receiver_auto",
+                "transformer_lens", "probing_layers_0_to_1", "nnsight", "sae_feature_lookup_layer_1",
+                "transformer_lens"), backends);
+        for (SetupResult setup : result.setups()) {
+            String script = Files.readString(setup.script());
+            boolean nnsight = backends.get(setup.plan().probeId()).equals("nnsight");
+            assertEquals(nnsight, script.contains("REMOTE = False\n"), setup.script().toString());
+        }
+    }
+
+    @Test
+    void demoRejectsAutoBackend() throws IOException {
+        Map<String, String> before = Fixtures.tree(root);
+
+        CliRun run = CliRun.execute(root, "probe", "demo", "--backend", "auto", "--root", root.toString());
+
+        assertEquals(ExitCode.USAGE.code(), run.exitCode(), run.err());
+        assertTrue(run.err().contains("invalid --backend 'auto'; use transformer_lens or nnsight"), run.err());
+        assertEquals(before, Fixtures.tree(root));
+    }
+
+    @Test
+    void transformerLensDemoRecordsItsBackend() throws IOException {
+        runDemo();
+
+        JsonNode manifest = new ObjectMapper().readTree(root.resolve(
+                ".research/induction-demo/code/.auto-research/manifest.json").toFile());
+        assertEquals(6, manifest.path("probes").size());
+        for (JsonNode probe : manifest.path("probes")) {
+            assertEquals("transformer_lens", probe.path("backend").asText(), probe.toString());
+        }
     }
 
     @Test

@@ -156,6 +156,93 @@ class ReportPiecesTest {
     }
 
     @Test
+    void nnsightLensSuggestsNnsightPatching() throws IOException {
+        ObjectNode document = demo("logit_lens_layers_0_to_2");
+        document.put("backend", "nnsight");
+        ((ObjectNode) document.get("provenance")).put("remote", true);
+
+        NextProbe.Suggestion next = summary(document).next();
+
+        assertTrue(next.command().startsWith("auto-research probe setup induction-demo --intervention"
+                + " activation_patching --model .research/induction-demo/code/models/induction-demo-model"
+                + " --backend nnsight --remote --layers "), next.command());
+    }
+
+    @Test
+    void localNnsightProbeSuggestsNoRemote() throws IOException {
+        ObjectNode document = demo("logit_lens_layers_0_to_2");
+        document.put("backend", "nnsight");
+
+        String command = summary(document).next().command();
+
+        assertTrue(command.contains(" --backend nnsight "), command);
+        assertTrue(!command.contains("--remote"), command);
+    }
+
+    @Test
+    void transformerLensOnlyNextProbeNamesNoBackend() throws IOException {
+        ObjectNode document = demo("path_patching_receiver_auto");
+        document.put("freeze_mlps", true);
+        document.put("backend", "nnsight");
+
+        NextProbe.Suggestion next = summary(document).next();
+
+        assertEquals("auto-research probe setup induction-demo --intervention attention_pattern"
+                + " --model .research/induction-demo/code/models/induction-demo-model --layers 0-1", next.command());
+    }
+
+    @Test
+    void transformerLensProbeSuggestsNoBackend() throws IOException {
+        String command = summary(demo("logit_lens_layers_0_to_2")).next().command();
+
+        assertTrue(command.contains("--intervention activation_patching"), command);
+        assertTrue(!command.contains("--backend"), command);
+    }
+
+    @Test
+    void methodNotesNameTheBackend() throws IOException {
+        ObjectNode old = demo("logit_lens_layers_0_to_2");
+        old.remove("backend");
+        assertTrue(methodNote(summary(old), "Backend").startsWith("transformer_lens (the results file names no"
+                + " backend"), methodNote(summary(old), "Backend"));
+
+        ObjectNode nnsight = demo("logit_lens_layers_0_to_2");
+        nnsight.put("backend", "nnsight");
+        ((ObjectNode) nnsight.get("provenance")).put("remote", false);
+        ((ObjectNode) nnsight.get("provenance")).put("device_map", "balanced");
+        assertEquals("nnsight, run locally, device_map balanced", methodNote(summary(nnsight), "Backend"));
+        assertNull(methodNote(summary(nnsight), "Precision"));
+    }
+
+    @Test
+    void methodNotesReportThePrecisionCheck() throws IOException {
+        ObjectNode document = demo("logit_lens_layers_0_to_2");
+        document.put("backend", "nnsight");
+        ObjectNode check = document.putObject("precision_check");
+        check.put("dtype", "bfloat16");
+        check.put("reference_dtype", "float32");
+        check.put("n_examples", 16);
+        check.put("metric", "rank_of_correct_token");
+        check.put("max_abs_diff", 2.5);
+        check.put("mean_abs_diff", 0.25);
+        check.put("within_tolerance", false);
+        check.put("tolerance", 1.0);
+
+        String note = methodNote(summary(document), "Precision");
+
+        assertNotNull(note);
+        assertTrue(note.startsWith("bfloat16 run re-checked in float32 on 16 examples: rank_of_correct_token"),
+                note);
+        assertTrue(note.contains("2.5"), note);
+        assertTrue(note.contains("OUTSIDE the tolerance 1"), note);
+    }
+
+    private static String methodNote(ProbeSummary summary, String label) {
+        return summary.methodNotes().stream().filter(row -> row.label().equals(label)).map(ProbeSummary.Row::value)
+                .findFirst().orElse(null);
+    }
+
+    @Test
     void hypothesisFallsBackToPlanThenNote() throws IOException {
         ObjectNode document = demo("logit_lens_layers_0_to_2");
         document.remove("hypothesis");

@@ -67,6 +67,77 @@ class ResultsSchemaTest {
         assertEquals(rule, problems.get(0).rule(), "problems: " + problems);
     }
 
+    /** Returns a valid document of an nnsight probe with a precision check and nnsight provenance. */
+    private static ObjectNode nnsightDocument() {
+        ObjectNode document = ResultsValidatorTest.validDocument();
+        document.put("backend", "nnsight");
+        ObjectNode check = document.putObject("precision_check");
+        check.put("dtype", "bfloat16");
+        check.put("reference_dtype", "float32");
+        check.put("n_examples", 16);
+        check.put("metric", "rank_of_correct_token");
+        check.put("max_abs_diff", 0.5);
+        check.put("mean_abs_diff", 0.0625);
+        check.put("within_tolerance", true);
+        check.put("tolerance", 1.0);
+        ObjectNode provenance = (ObjectNode) document.get("provenance");
+        provenance.put("remote", false);
+        provenance.put("device_map", "auto");
+        return document;
+    }
+
+    @Test
+    void nnsightFieldsAreValid() throws IOException {
+        assertEquals(List.of(), validate(nnsightDocument()));
+
+        ObjectNode oneDevice = nnsightDocument();
+        ((ObjectNode) oneDevice.get("provenance")).putNull("device_map");
+        assertEquals(List.of(), validate(oneDevice));
+    }
+
+    @Test
+    void unknownBackendIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        document.put("backend", "pytorch");
+
+        assertSingleProblem(validate(document), "$.backend", "schema:enum");
+    }
+
+    @Test
+    void precisionCheckWithoutToleranceIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) document.get("precision_check")).remove("tolerance");
+
+        List<ResultsProblem> problems = validate(document);
+
+        assertSingleProblem(problems, "$.precision_check", "schema:required");
+        assertTrue(problems.get(0).message().contains("tolerance"), problems.toString());
+    }
+
+    @Test
+    void negativePrecisionDifferenceIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) document.get("precision_check")).put("max_abs_diff", -0.5);
+
+        assertSingleProblem(validate(document), "$.precision_check.max_abs_diff", "schema:minimum");
+    }
+
+    @Test
+    void zeroPrecisionToleranceIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) document.get("precision_check")).put("tolerance", 0.0);
+
+        assertSingleProblem(validate(document), "$.precision_check.tolerance", "schema:exclusiveMinimum");
+    }
+
+    @Test
+    void nonBooleanRemoteIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) document.get("provenance")).put("remote", "yes");
+
+        assertSingleProblem(validate(document), "$.provenance.remote", "schema:type");
+    }
+
     @Test
     void componentWithNameValueAndCi95IsValid() throws IOException {
         ObjectNode head = component("L1H3 induction", 0.59);
@@ -231,6 +302,7 @@ class ResultsSchemaTest {
         collectUndocumented(schema.get("properties"), "", docs, missing);
         collectUndocumented(schema.at("/properties/provenance/properties"), "", docs, missing);
         collectUndocumented(schema.at("/properties/components/items/properties"), "components[].", docs, missing);
+        collectUndocumented(schema.at("/properties/precision_check/properties"), "", docs, missing);
 
         assertEquals(List.of(), missing, "fields missing from " + DOCS);
     }

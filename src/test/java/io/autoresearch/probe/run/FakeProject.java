@@ -58,6 +58,17 @@ public final class FakeProject {
         return codeDir;
     }
 
+    /** Records {@code backend} as the backend of probe {@code probeId} in the manifest. */
+    public static void setBackend(Path codeDir, String probeId, String backend) throws IOException {
+        Path manifest = codeDir.resolve(".auto-research/manifest.json");
+        String entry = "{\"probe_id\": \"" + probeId + "\", ";
+        String content = Files.readString(manifest);
+        if (!content.contains(entry)) {
+            throw new IllegalArgumentException("no probe " + probeId + " in " + manifest);
+        }
+        Files.writeString(manifest, content.replace(entry, entry + "\"backend\": \"" + backend + "\", "));
+    }
+
     public static void writeScript(Path codeDir, String probeId, String body) throws IOException {
         Files.writeString(codeDir.resolve("analysis").resolve(probeId + ".py"), body, StandardCharsets.UTF_8);
     }

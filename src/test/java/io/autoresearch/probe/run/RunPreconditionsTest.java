@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.autoresearch.probe.process.ProcessRunner;
 import io.autoresearch.probe.results.ResultsValidator;
 import io.autoresearch.probe.run.FakeProject.CapturedConsole;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.support.ExitCode;
 import io.autoresearch.probe.support.ProbeException;
 import io.autoresearch.probe.uv.UvLocator;
@@ -41,6 +42,21 @@ class RunPreconditionsTest {
 
     private ProbeException runExpectingError(Path codeDir) {
         return assertThrows(ProbeException.class, () -> service().run(new RunRequest(codeDir, false, false, null)));
+    }
+
+    @Test
+    void backendWithoutProbesIsUsageError() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a", "lens_b"));
+        FakeProject.setBackend(codeDir, "lens_b", "transformer_lens");
+
+        ProbeException error = assertThrows(ProbeException.class,
+                () -> service().run(new RunRequest(codeDir, false, false, null, Backend.NNSIGHT)));
+
+        assertEquals(ExitCode.USAGE, error.exitCode());
+        assertTrue(error.getMessage().contains("is set up for --backend nnsight"), error.getMessage());
+        // lens_a's manifest entry predates backends, so it counts as transformer_lens.
+        assertTrue(error.getMessage().contains("lens_a (transformer_lens), lens_b (transformer_lens)"),
+                error.getMessage());
     }
 
     @Test

@@ -11,6 +11,7 @@ import io.autoresearch.probe.process.ProcessRunner;
 import io.autoresearch.probe.results.ResultsValidator;
 import io.autoresearch.probe.run.FakeProject.CapturedConsole;
 import io.autoresearch.probe.run.RunOutcome.CheckedResults;
+import io.autoresearch.probe.setup.Backend;
 import io.autoresearch.probe.support.ExitCode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,6 +44,30 @@ class RunServiceTest {
 
     private static RunRequest request(Path codeDir) {
         return new RunRequest(codeDir, true, false, Duration.ofSeconds(120));
+    }
+
+    @Test
+    void backendSelectsItsProbes() throws IOException {
+        Path codeDir = FakeProject.create(root, List.of("lens_a", "lens_b"));
+        FakeProject.setBackend(codeDir, "lens_b", "nnsight");
+        FakeProject.writeScript(codeDir, "lens_a", FakeProject.resultsScript("lens_a", ""));
+        FakeProject.writeScript(codeDir, "lens_b", FakeProject.resultsScript("lens_b", ""));
+
+        RunOutcome nnsight = service().run(new RunRequest(codeDir, true, false, Duration.ofSeconds(120),
+                Backend.NNSIGHT));
+
+        assertEquals(ExitCode.SUCCESS, nnsight.exitCode(), captured.err.toString());
+        assertEquals(2, nnsight.scripts().size(), "uv sync and the nnsight script");
+        assertEquals(List.of(codeDir.resolve("results/probe/lens_b.json")),
+                nnsight.results().stream().map(RunOutcome.CheckedResults::file).toList());
+        assertFalse(Files.exists(codeDir.resolve("results/probe/lens_a.json")));
+
+        RunOutcome transformerLens = service().run(new RunRequest(codeDir, true, false, Duration.ofSeconds(120),
+                Backend.TRANSFORMER_LENS));
+
+        assertEquals(ExitCode.SUCCESS, transformerLens.exitCode(), captured.err.toString());
+        assertEquals(List.of(codeDir.resolve("results/probe/lens_a.json")),
+                transformerLens.results().stream().map(RunOutcome.CheckedResults::file).toList());
     }
 
     @Test

@@ -39,6 +39,9 @@ import org.junit.jupiter.api.io.TempDir;
  * script), the model id (a hub id, or a model folder's path, whose name can hold any character
  * but {@code /} and NUL) and the prompts or pairs file (copied to {@code data/<its name>}).
  * The probe id, receiver and dtype are checked against fixed patterns before rendering.
+ * Half the logit-lens, activation-patching and probing cases render the nnsight templates,
+ * whose {@code REMOTE}, {@code DEVICE_MAP} (hostile in the rendered cases) and
+ * {@code RECHECK_FLOAT32} must evaluate back as well.
  */
 @Tag("python")
 class HostileValuesPropertyTest {
@@ -90,11 +93,27 @@ class HostileValuesPropertyTest {
             String saePath = HostileStrings.next(random);
             ProbeSettings settings = new ProbeSettings(Receiver.parse("auto"), 20, "resid_post", "last", 5, saePath,
                     null, targetLabel, targetToken, 10, "exact");
+            // Every other case of an intervention nnsight implements renders its nnsight template. Setup
+            // accepts only the four device_map names, but the renderer gets hostile ones too.
+            boolean nnsight = Backend.NNSIGHT.supports(intervention) && (index / INTERVENTIONS.length) % 2 == 1;
+            String deviceMap = nnsight && random.nextBoolean() ? HostileStrings.next(random) : null;
+            BackendChoice backend = nnsight
+                    ? new BackendChoice(Backend.NNSIGHT, "test", random.nextBoolean(), deviceMap, random.nextInt(1000),
+                            List.of())
+                    : BackendChoice.transformerLens("test");
             String script = probeScripts.interventionScript(new ProbeScripts.ScriptInputs(intervention, "hostile-study",
                     "hostile_study", "0.1.0", DATE, "probe_" + index, modelId, readsData ? dataPath : null,
-                    List.of(0, 1), 64, List.of(0, 1, 2), "float32", hypothesis, settings));
+                    List.of(0, 1), 64, List.of(0, 1, 2), "float32", hypothesis, settings, false, null, backend));
             Map<String, Object> expect = new LinkedHashMap<>();
             List<String> hostile = new ArrayList<>(List.of(hypothesis, modelId));
+            if (nnsight) {
+                expect.put("REMOTE", backend.remote());
+                expect.put("DEVICE_MAP", deviceMap);
+                expect.put("RECHECK_FLOAT32", backend.recheckFloat32());
+                if (deviceMap != null) {
+                    hostile.add(deviceMap);
+                }
+            }
             if (intervention == Intervention.SAE_FEATURE_LOOKUP) {
                 expect.put("TARGET_LABEL", targetLabel);
                 expect.put("TARGET_TOKEN", targetToken);
@@ -115,7 +134,8 @@ class HostileValuesPropertyTest {
 
             String mainHypothesis = HostileStrings.next(random);
             List<Manifest.ProbeEntry> probes = List.of(new Manifest.ProbeEntry("probe_" + index, intervention.id(),
-                    ProbeScripts.scriptPath(intervention, DATE), "m", List.of(0), "2026-12-05T10:00:00Z"));
+                    ProbeScripts.scriptPath(intervention, DATE), "m", List.of(0), "2026-12-05T10:00:00Z",
+                    "transformer_lens"));
             String main = probeScripts.mainScript("hostile-study", "hostile_study", "0.1.0", DATE, mainHypothesis,
                     probes);
             cases.add(write(scripts, "render_" + index + "_main.py", main, Map.of("HYPOTHESIS", mainHypothesis,
@@ -144,6 +164,12 @@ class HostileValuesPropertyTest {
                     intervention.id(), "--model", model.toString(), "--hypothesis", hypothesis, "--root",
                     root.toString()));
             String dataName = HostileStrings.nextFileName(random, 120, !unicodeNames) + "_" + index + ".jsonl";
+            // Every other logit-lens and patching setup renders the nnsight template with every nnsight option.
+            boolean nnsight = intervention != Intervention.ATTENTION_PATTERN && index % 2 == 1;
+            if (nnsight) {
+                args.addAll(List.of("--backend", "nnsight", "--remote", "--device-map", "sequential", "--dtype",
+                        "bfloat16", "--recheck-float32", Integer.toString(index)));
+            }
             if (intervention == Intervention.LOGIT_LENS) {
                 args.addAll(List.of("--prompts", Fixtures.promptsFile(root.resolve("inputs").resolve(dataName))
                         .toString()));
@@ -167,6 +193,12 @@ class HostileValuesPropertyTest {
                 expect.put("PROMPTS_PATH", "data/" + dataName);
             } else if (intervention == Intervention.ACTIVATION_PATCHING) {
                 expect.put("PAIRS_PATH", "data/" + dataName);
+            }
+            if (nnsight) {
+                expect.put("REMOTE", true);
+                expect.put("DEVICE_MAP", "sequential");
+                expect.put("RECHECK_FLOAT32", index);
+                expect.put("DTYPE", "bfloat16");
             }
             cases.add(write(scripts, "setup_" + index + "_" + intervention.id() + ".py", Files.readString(script),
                     expect, List.of(hypothesis)));
