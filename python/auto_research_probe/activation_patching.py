@@ -63,14 +63,14 @@ Backends (`backend`). "transformer_lens" (the default) runs everything above on 
 NDIF with `remote`) through three trace functions that the generated script defines and
 passes in (`NnsightTraces`): the baselines, the clean activations of a sub-batch, and
 one patched run. Sampling, length buckets, the shuffled control and every statistic
-are this module's, the same code for both backends. Each sub-batch holds pairs of one
+are this module's, the same code for both backends. Each sub-batch contains pairs of one
 token length, so no prompt is padded and no attention mask or position ids are needed.
 The nnsight path reads the same activations from the Hugging Face modules (block input,
 the attention module's output, the MLP's output, the input of the projection after the
 heads). TransformerLens centres the weights that write to the residual stream and
 folds the value bias into the output bias, so its activations differ from these by a
-shift that is the same on the clean and the corrupted prompt; the patched logits then
-differ only by a constant per position and the logit differences agree. The activation
+shift that is the same on the clean and the corrupted prompt. The patched logits then
+differ only by a constant per position, and the logit differences agree. The activation
 cache is not used on this path (its entries hold TransformerLens's centred tensors).
 Attribution patching needs TransformerLens's hooks and is not offered on nnsight.
 
@@ -79,8 +79,9 @@ Precision check (`recheck_float32` > 0 and a dtype other than float32). The firs
 and their per-pair logit differences on the clean and on the corrupted prompts are
 compared with the run's (`precision_check` in the results). The tolerance is
 `PRECISION_TOLERANCE_OF_GAP` (5%) of the float32 mean clean - corrupted gap of those
-pairs: each normalised effect divides by that gap, so errors within it move an effect
-by a few hundredths at most.
+pairs. Each normalised effect divides by that gap, and its numerator and denominator
+each contain two logit differences, so errors within the tolerance move an effect by
+roughly 0.1 at most (an estimate that ignores correlated errors).
 """
 
 from __future__ import annotations
@@ -557,13 +558,13 @@ def nnsight_patched_logit_diffs(
 
 
 def _input_device(lm: Any) -> str:
-    """Where token tensors go: the model's device, the CPU for a remote (meta) model."""
+    """Return the device for token tensors: the model's device, or the CPU for a remote model on the meta device."""
     device = str(lm.cfg.device)
     return "cpu" if device == "meta" else device
 
 
 def _numpy(values: Any, n: int) -> np.ndarray:
-    """A trace function's per-example values as float64, checked to hold one value per example."""
+    """Convert a trace function's per-example values to float64 numpy, raising ValueError unless there is one per example."""
     array = torch.as_tensor(values).detach().to("cpu", torch.float64).numpy().reshape(-1)
     if array.shape != (n,):
         raise ValueError(f"a trace function returned {array.size} values for {n} examples; it must return one per example")
