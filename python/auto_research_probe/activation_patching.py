@@ -695,6 +695,7 @@ def _precision_check(
     traces: NnsightTraces | None,
 ) -> dict[str, Any]:
     """Rerun the first recheck_float32 pairs of the first seed in float32 and compare their logit differences."""
+    # NOTE: untested on NDIF (remote=True), where the hosted model may not follow the dtype requested here.
     sample = list(group)[: config.recheck_float32]
     reference = _load_model(config, model_id, "float32")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import py_compile
 import subprocess
 import sys
 from pathlib import Path
@@ -210,6 +211,26 @@ def test_remote_local_equals_local_run(lm, pairs, traces):
         lm.remote = False
     assert torch.allclose(remote, local, atol=1e-6, rtol=0)
     assert (local[2:] - local[1]).abs().max() > 1, "the patches must change the corrupted logit differences"
+
+
+def test_template_renders_settings_and_sections(tmp_path):
+    values = template_values(
+        "patching_sections",
+        remote_literal="True",
+        device_map_literal=repr("auto"),
+        trust_remote_code=[{}],
+        has_research_question=[{}],
+        research_question_literal=repr("RQ1: which head copies?"),
+    )
+    text = render((TEMPLATES / "activation_patching_nnsight.py.mustache").read_text(), values)
+    for line in ("REMOTE = True\n", "DEVICE_MAP = 'auto'\n", "RECHECK_FLOAT32 = 4\n", "MODULE_PATHS = {}\n", "METHOD = 'exact'\n"):
+        assert line in text, line
+    assert "RESEARCH_QUESTION = 'RQ1: which head copies?'\n" in text
+    assert "        trust_remote_code=True,\n" in text
+    assert "{{" not in text
+    script_path = tmp_path / "activation_patching_20261204.py"
+    script_path.write_text(text, encoding="utf-8")
+    py_compile.compile(str(script_path), doraise=True)
 
 
 def numeric_leaves(value, path=""):
