@@ -197,10 +197,10 @@ class NnsightTraces:
       position, one value per row of `tokens` [batch, pos] (a tensor [batch]).
     - `clean_activations(lm, tokens, sites, layers)`: the activations the sites patch, from
       one run of `tokens`; the returned object is only passed back to `patched_logit_diffs`.
-    - `patched_logit_diffs(lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, cell)`:
+    - `patched_logit_diffs(lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, cells)`:
       the logit differences of the corrupted prompts with one activation from `clean_acts`
-      patched in. `cell` is the position (resid_pre, attn_out, mlp_out), the head
-      (head_out) or None (the all-position sites).
+      patched in, once per cell (a tensor [len(cells), batch]). A cell is a position
+      (resid_pre, attn_out, mlp_out), a head (head_out) or None (the all-position sites).
     Rows of one call are pairs of one token length, so no call needs padding.
     """
 
@@ -534,8 +534,9 @@ def nnsight_patched_logit_diffs(
     """`patched_logit_diffs` on the nnsight backend: the same arguments, shapes and numbers.
 
     Per sub-batch (pairs of one token length): one trace of the source pairs' clean
-    prompts records the activations, then one trace per patched cell runs the corrupted
-    prompts of the whole sub-batch with that cell patched in.
+    prompts records the activations, then each trace runs the corrupted prompts of the
+    sub-batch once per cell for as many cells as keep the trace within `batch_size`
+    prompts in all (at least one cell).
     """
     layers, source_index, n_positions = _check_patch_inputs(lm, pairs, sites, layers, sources)
     device = _input_device(lm)
@@ -546,13 +547,20 @@ def nnsight_patched_logit_diffs(
             _, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
             source_tokens = pair_tensors(pairs, [int(source_index[i]) for i in indices], device)[0]
             clean_acts = traces.clean_activations(lm, source_tokens, list(sites), list(layers))
+            cells_per_trace = max(1, batch_size // len(indices))
             for site in sites:
+                # The cell indices of the output array, and the cell the trace function takes.
+                cells = list(np.ndindex(*_cells(lm, site, n_positions)))
+                arguments = [int(cell[0]) if cell else None for cell in cells]
                 for layer_row, layer in enumerate(layers):
-                    for cell in np.ndindex(*_cells(lm, site, n_positions)):
+                    for first in range(0, len(cells), cells_per_trace):
+                        chunk = slice(first, first + cells_per_trace)
                         values = traces.patched_logit_diffs(
-                            lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, int(cell[0]) if cell else None
+                            lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, arguments[chunk]
                         )
-                        out[site][(layer_row, *cell)][indices] = _numpy(values, len(indices))
+                        rows = _numpy(values, len(arguments[chunk]) * len(indices)).reshape(-1, len(indices))
+                        for cell, row in zip(cells[chunk], rows):
+                            out[site][(layer_row, *cell)][indices] = row
             del clean_acts
     return out
 
@@ -564,10 +572,10 @@ def _input_device(lm: Any) -> str:
 
 
 def _numpy(values: Any, n: int) -> np.ndarray:
-    """Convert a trace function's per-example values to float64 numpy, raising ValueError unless there is one per example."""
+    """Convert a trace function's values to a flat float64 array, raising ValueError unless there are `n`."""
     array = torch.as_tensor(values).detach().to("cpu", torch.float64).numpy().reshape(-1)
     if array.shape != (n,):
-        raise ValueError(f"a trace function returned {array.size} values for {n} examples; it must return one per example")
+        raise ValueError(f"a trace function returned {array.size} values where {n} were expected (one per example and cell)")
     return array
 
 

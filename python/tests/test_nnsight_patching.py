@@ -194,13 +194,14 @@ def test_batch_of_two_equals_each_alone(lm, pairs, traces, nnsight_sweeps):
 def test_remote_local_equals_local_run(lm, pairs, traces):
     # remote="local" serialises every trace as for NDIF and runs it here.
     clean_tokens, corrupted_tokens, answers, wrongs = pair_tensors(pairs[:3])
-    cells = {"resid_pre": 5, "attn_out": 14, "mlp_out": 15, "attn_out_all_pos": None, "mlp_out_all_pos": None, "head_out": 2}
+    # Two cells per call, so the request carries two invokes with different patches.
+    cells = {"resid_pre": [5, 9], "attn_out": [14, 3], "mlp_out": [15, 8], "attn_out_all_pos": [None], "mlp_out_all_pos": [None], "head_out": [2, 0]}
 
     def run_all():
         diffs = [traces.logit_diffs(lm, tokens, answers, wrongs) for tokens in (clean_tokens, corrupted_tokens)]
         acts = traces.clean_activations(lm, clean_tokens, SITES, [0, 1])
-        for site, cell in cells.items():
-            diffs.append(traces.patched_logit_diffs(lm, corrupted_tokens, answers, wrongs, acts, site, 1, cell))
+        for site, chosen in cells.items():
+            diffs.extend(traces.patched_logit_diffs(lm, corrupted_tokens, answers, wrongs, acts, site, 1, chosen))
         return torch.stack([torch.as_tensor(values) for values in diffs])
 
     local = run_all()
