@@ -62,7 +62,7 @@ Backends (`backend`). "transformer_lens" (the default) runs everything above on 
 (`nnsight_backend.load_nnsight_lm`: local, spread over GPUs with `device_map`, or on
 NDIF with `remote`) through three trace functions that the generated script defines and
 passes in (`NnsightTraces`): the baselines, the clean activations of a sub-batch, and
-one patched run. Sampling, length buckets, the shuffled control and every statistic
+the patched runs. Sampling, length buckets, the shuffled control and every statistic
 are this module's, the same code for both backends. Each sub-batch contains pairs of one
 token length, so no prompt is padded and no attention mask or position ids are needed.
 The nnsight path reads the same activations from the Hugging Face modules (block input,
@@ -115,8 +115,8 @@ MLP_SITES = fast_patching.MLP_SITES
 REQUIRED_SITES = ("attn_out_all_pos", "head_out")
 METHODS = ("exact", "attribution")
 ENGINES = ("auto", "fast", "reference")
-# exact_engine recorded for an nnsight run: one full forward pass per patch, as "reference".
-# The results schema allows only "fast" and "reference"; "nnsight" once it allows that value.
+# exact_engine recorded for an nnsight run, where every patched copy of the prompts runs the whole
+# model as in "reference". The results schema allows only "fast" and "reference", so "nnsight" waits for it.
 NNSIGHT_EXACT_ENGINE = "reference"
 # precision_check tolerance: this share of the float32 mean clean - corrupted gap.
 PRECISION_TOLERANCE_OF_GAP = 0.05
@@ -677,7 +677,7 @@ def _load_model(config: ActivationPatchingConfig, model_id: str, dtype: str) -> 
 
 
 def _fingerprint(config: ActivationPatchingConfig, model: Any, model_id: str) -> str:
-    """sha256 of the weights; for a remote run, whose weights are not here, of the model id and its config."""
+    """Return the sha256 of the weights, or for a remote run (no weights here) of the model id and its config."""
     if config.backend != "nnsight":
         return weights_fingerprint(model)
     if not config.remote:
@@ -997,7 +997,8 @@ def _method_text(method: str, engine: str, backend: str = "transformer_lens") ->
     if backend == "nnsight":
         return (
             "Denoising activation patching: corrupted prompts run with one activation taken from the clean run, "
-            "computed on the nnsight backend with one trace (one full forward pass) per patch and sub-batch. "
+            "computed on the nnsight backend: each patch runs the whole model on a copy of the corrupted prompts, "
+            "several patches per trace (one nnsight invoke each). "
         )
     how = (
         "the fast exact sweep (patched runs start at the patched layer and compute only the positions the patch can change)"
