@@ -533,10 +533,9 @@ def nnsight_patched_logit_diffs(
 ) -> dict[str, np.ndarray]:
     """`patched_logit_diffs` on the nnsight backend: the same arguments, shapes and numbers.
 
-    Per sub-batch (pairs of one token length): one trace of the source pairs' clean
-    prompts records the activations, then each trace runs the corrupted prompts of the
-    sub-batch once per cell for as many cells as keep the trace within `batch_size`
-    prompts in all (at least one cell).
+    Per sub-batch (pairs of one token length), one trace of the source pairs' clean
+    prompts records the activations. Each further trace runs the sub-batch's corrupted
+    prompts once per cell, with as many cells as fit in `batch_size` prompts (at least one).
     """
     layers, source_index, n_positions = _check_patch_inputs(lm, pairs, sites, layers, sources)
     device = _input_device(lm)
