@@ -32,7 +32,7 @@ from auto_research_probe.activation_patching import (
     patched_logit_diffs,
     run_activation_patching,
 )
-from auto_research_probe.pairs import load_pairs_jsonl, pair_tensors, prepare_pairs
+from auto_research_probe.pairs import PairRecord, load_pairs_jsonl, pair_tensors, prepare_pairs
 from test_templates import COMMON, PACKAGE, RUNTIME, TEMPLATES, render
 
 pytestmark = pytest.mark.torch
@@ -173,6 +173,24 @@ def test_shuffled_sources_agree_with_transformer_lens(lm, tl_model, pairs, trace
     assert np.abs(ours - reference).max() <= TOLERANCE
     own = nnsight_patched_logit_diffs(lm, pairs, ["head_out"], traces)["head_out"]
     assert np.abs(ours - own).max() > 1, "a shuffled source must change some patched values"
+
+
+def test_mixed_lengths_run_in_buckets(lm, tl_model, traces):
+    # Dropping the first word of some pairs gives a second token length; each length runs in its own batches.
+    records = load_pairs_jsonl(DEMO_PAIRS)[:6]
+    shortened = [
+        PairRecord(r.clean.split(" ", 1)[1], r.corrupted.split(" ", 1)[1], r.answer, r.wrong_answer, r.line_number) for r in records[3:]
+    ]
+    mixed = records[:3] + shortened
+    nnsight_pairs, tl_pairs = prepare_pairs(lm, mixed), prepare_pairs(tl_model, mixed)
+    assert sorted({len(pair.clean_ids) for pair in nnsight_pairs}) == [15, 16]
+    sites = ["attn_out_all_pos", "head_out"]
+    ours = nnsight_patched_logit_diffs(lm, nnsight_pairs, sites, traces)
+    reference = patched_logit_diffs(tl_model, tl_pairs, sites, engine="reference")
+    for site in sites:
+        assert np.abs(ours[site] - reference[site]).max() <= TOLERANCE, site
+    with pytest.raises(ValueError, match=r"one token length, got lengths \[15, 16\]"):
+        nnsight_patched_logit_diffs(lm, nnsight_pairs, ["resid_pre"], traces)
 
 
 def test_batch_of_two_equals_each_alone(lm, pairs, traces, nnsight_sweeps):
