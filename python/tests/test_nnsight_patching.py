@@ -176,7 +176,7 @@ def test_shuffled_sources_agree_with_transformer_lens(lm, tl_model, pairs, trace
 
 
 def test_mixed_lengths_run_in_buckets(lm, tl_model, traces):
-    # Dropping the first word of some pairs gives a second token length; each length runs in its own batches.
+    # Dropping the first word of three pairs gives a second token length, and each length runs in its own batches.
     records = load_pairs_jsonl(DEMO_PAIRS)[:6]
     shortened = [
         PairRecord(r.clean.split(" ", 1)[1], r.corrupted.split(" ", 1)[1], r.answer, r.wrong_answer, r.line_number) for r in records[3:]
