@@ -56,13 +56,40 @@ from a clean run with other words. Random baseline: the mean effect of a uniform
 chosen head (the mean of the head sweep). Effect size: Cohen's d of the per-example
 effect at the top head, real against shuffled. Noise floor: the sample standard
 deviation of the per-seed values.
+
+Backends (`backend`). "transformer_lens" (the default) runs everything above on a
+`HookedTransformer`. "nnsight" runs the Hugging Face model in nnsight
+(`nnsight_backend.load_nnsight_lm`: local, spread over GPUs with `device_map`, or on
+NDIF with `remote`) through three trace functions that the generated script defines and
+passes in (`NnsightTraces`): the baselines, the clean activations of a sub-batch, and
+the patched runs. Sampling, length buckets, the shuffled control and every statistic
+are this module's, the same code for both backends. Each sub-batch contains pairs of one
+token length, so no prompt is padded and no attention mask or position ids are needed.
+The nnsight path reads the same activations from the Hugging Face modules (block input,
+the attention module's output, the MLP's output, the input of the projection after the
+heads). TransformerLens centres the weights that write to the residual stream and
+folds the value bias into the output bias, so its activations differ from these by a
+shift that is the same on the clean and the corrupted prompt. The patched logits then
+differ only by a constant per position, and the logit differences agree. The activation
+cache is not used on this path (its entries hold TransformerLens's centred tensors).
+Attribution patching needs TransformerLens's hooks and is not offered on nnsight.
+
+Precision check (`recheck_float32` > 0 and a dtype other than float32). The first
+`recheck_float32` pairs of the first seed are rerun with the model loaded in float32,
+and their per-pair logit differences on the clean and on the corrupted prompts are
+compared with the run's (`precision_check` in the results). The tolerance is
+`PRECISION_TOLERANCE_OF_GAP` (5%) of the float32 mean clean - corrupted gap of those
+pairs. Each normalised effect divides by that gap, and its numerator and denominator
+each contain two logit differences, so errors within the tolerance move an effect by
+roughly 0.1 at most (an estimate that ignores correlated errors).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +101,8 @@ from . import fast_patching
 from .cache import CacheSettings, hook_name
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
-from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
+from .models import load_hooked_model, parse_dtype, prepends_bos, resolve_model_id, weights_fingerprint
+from .nnsight_backend import BACKENDS, load_nnsight_lm, precision_check
 from .pairs import PatchingPair, check_baselines_differ, check_clear_gap, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, decide_status, write_json_atomic
@@ -87,6 +115,12 @@ MLP_SITES = fast_patching.MLP_SITES
 REQUIRED_SITES = ("attn_out_all_pos", "head_out")
 METHODS = ("exact", "attribution")
 ENGINES = ("auto", "fast", "reference")
+# exact_engine recorded for an nnsight run, where every patched copy of the prompts runs the whole
+# model as in "reference". The results schema allows only "fast" and "reference", so "nnsight" waits for it.
+NNSIGHT_EXACT_ENGINE = "reference"
+# precision_check tolerance: this share of the float32 mean clean - corrupted gap.
+PRECISION_TOLERANCE_OF_GAP = 0.05
+PRECISION_METRIC = "logit_diff_clean_and_corrupted"
 _HOOKS = fast_patching.SITE_HOOKS
 # The activation cache's hook point of each site (cache.hook_name maps it to the same hook name).
 _CACHE_HOOK_POINTS = {
@@ -146,6 +180,33 @@ class ActivationPatchingConfig:
     method: str = "exact"
     # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
     trust_remote_code: bool = False
+    # "transformer_lens" or "nnsight"; remote, device_map and module_paths are nnsight's (see nnsight_backend).
+    backend: str = "transformer_lens"
+    remote: bool = False
+    device_map: str | None = None
+    # Rerun this many pairs of the first seed in float32 when dtype is not float32 (0: off).
+    recheck_float32: int = 0
+    module_paths: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class NnsightTraces:
+    """The generated script's nnsight trace functions, which the nnsight backend runs.
+
+    - `logit_diffs(lm, tokens, answers, wrongs)`: logit[answer] - logit[wrong] at the last
+      position, one value per row of `tokens` [batch, pos] (a tensor [batch]).
+    - `clean_activations(lm, tokens, sites, layers)`: the activations the sites patch, from
+      one run of `tokens`; the returned object is only passed back to `patched_logit_diffs`.
+    - `patched_logit_diffs(lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, cells)`:
+      the logit differences of the corrupted prompts with one activation from `clean_acts`
+      patched in, once per cell (a tensor [len(cells), batch]). A cell is a position
+      (resid_pre, attn_out, mlp_out), a head (head_out) or None (the all-position sites).
+    Rows of one call are pairs of one token length, so no call needs padding.
+    """
+
+    logit_diffs: Callable[..., torch.Tensor]
+    clean_activations: Callable[..., Any]
+    patched_logit_diffs: Callable[..., torch.Tensor]
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,6 +503,82 @@ def derangement_sources(pairs: Sequence[PatchingPair], groups: Sequence[Sequence
 
 
 # ---------------------------------------------------------------------------------------
+# The same sweeps on the nnsight backend, through the script's trace functions
+
+
+def nnsight_baseline_logit_diffs(
+    lm: Any, pairs: Sequence[PatchingPair], traces: NnsightTraces, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-example logit differences on the clean and on the corrupted prompts (nnsight)."""
+    clean = np.empty(len(pairs))
+    corrupted = np.empty(len(pairs))
+    device = _input_device(lm)
+    for bucket in length_buckets(pairs):
+        for start in range(0, len(bucket), batch_size):
+            indices = bucket[start : start + batch_size]
+            clean_tokens, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
+            clean[indices] = _numpy(traces.logit_diffs(lm, clean_tokens, answers, wrongs), len(indices))
+            corrupted[indices] = _numpy(traces.logit_diffs(lm, corrupted_tokens, answers, wrongs), len(indices))
+    return clean, corrupted
+
+
+def nnsight_patched_logit_diffs(
+    lm: Any,
+    pairs: Sequence[PatchingPair],
+    sites: Sequence[str],
+    traces: NnsightTraces,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 32,
+    sources: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """`patched_logit_diffs` on the nnsight backend: the same arguments, shapes and numbers.
+
+    Per sub-batch (pairs of one token length), one trace of the source pairs' clean
+    prompts records the activations. Each further trace runs the sub-batch's corrupted
+    prompts once per cell, with as many cells as fit in `batch_size` prompts (at least one).
+    """
+    layers, source_index, n_positions = _check_patch_inputs(lm, pairs, sites, layers, sources)
+    device = _input_device(lm)
+    out = {site: np.empty((len(layers), *_cells(lm, site, n_positions), len(pairs))) for site in sites}
+    for bucket in length_buckets(pairs):
+        for start in range(0, len(bucket), batch_size):
+            indices = bucket[start : start + batch_size]
+            _, corrupted_tokens, answers, wrongs = pair_tensors(pairs, indices, device)
+            source_tokens = pair_tensors(pairs, [int(source_index[i]) for i in indices], device)[0]
+            clean_acts = traces.clean_activations(lm, source_tokens, list(sites), list(layers))
+            cells_per_trace = max(1, batch_size // len(indices))
+            for site in sites:
+                # The cell indices of the output array, and the cell the trace function takes.
+                cells = list(np.ndindex(*_cells(lm, site, n_positions)))
+                arguments = [int(cell[0]) if cell else None for cell in cells]
+                for layer_row, layer in enumerate(layers):
+                    for first in range(0, len(cells), cells_per_trace):
+                        chunk = slice(first, first + cells_per_trace)
+                        values = traces.patched_logit_diffs(
+                            lm, corrupted_tokens, answers, wrongs, clean_acts, site, layer, arguments[chunk]
+                        )
+                        rows = _numpy(values, len(arguments[chunk]) * len(indices)).reshape(-1, len(indices))
+                        for cell, row in zip(cells[chunk], rows):
+                            out[site][(layer_row, *cell)][indices] = row
+            del clean_acts
+    return out
+
+
+def _input_device(lm: Any) -> str:
+    """Return the device for token tensors: the model's device, or the CPU for a remote model on the meta device."""
+    device = str(lm.cfg.device)
+    return "cpu" if device == "meta" else device
+
+
+def _numpy(values: Any, n: int) -> np.ndarray:
+    """Convert a trace function's values to a flat float64 array, raising ValueError unless there are `n`."""
+    array = torch.as_tensor(values).detach().to("cpu", torch.float64).numpy().reshape(-1)
+    if array.shape != (n,):
+        raise ValueError(f"a trace function returned {array.size} values where {n} were expected (one per example and cell)")
+    return array
+
+
+# ---------------------------------------------------------------------------------------
 # The probe: files in, results file out
 
 
@@ -457,22 +594,41 @@ def _validate_config(config: ActivationPatchingConfig) -> None:
         raise ValueError("alternative_explanations contains an empty string")
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}: choose {METHODS[0]!r} (activation patching) or {METHODS[1]!r} (its gradient estimate)")
+    if config.backend not in BACKENDS:
+        raise ValueError(f"unknown backend {config.backend!r}: choose from {', '.join(BACKENDS)}")
+    if config.recheck_float32 < 0:
+        raise ValueError(f"recheck_float32 must be 0 (off) or a number of pairs, got {config.recheck_float32}")
+    if config.backend == "nnsight":
+        if config.method == "attribution":
+            raise ValueError(
+                "method 'attribution' runs only on the transformer_lens backend (it takes gradients through "
+                "TransformerLens hooks); on nnsight set METHOD = 'exact', or set the probe up with --backend transformer_lens"
+            )
+    else:
+        for name, value in (("remote", config.remote), ("device_map", config.device_map), ("module_paths", config.module_paths)):
+            if value:
+                raise ValueError(f"{name}={value!r} needs the nnsight backend; the transformer_lens backend runs the model here on one device")
 
 
-def run_activation_patching(config: ActivationPatchingConfig, project_root: str | os.PathLike[str]) -> Path:
+def run_activation_patching(
+    config: ActivationPatchingConfig, project_root: str | os.PathLike[str], traces: NnsightTraces | None = None
+) -> Path:
     """Run the activation patching probe, write results/probe/<probe_id>.json and the plot, and return the JSON path.
 
     Every check on the configuration, the pairs file, the layers and the clean/corrupted
-    baselines runs before the sweeps, and a failure writes no results file.
+    baselines runs before the sweeps, and a failure writes no results file. The nnsight
+    backend needs `traces`, the script's trace functions.
     """
     _validate_config(config)
+    if config.backend == "nnsight" and traces is None:
+        raise ValueError("the nnsight backend needs the script's trace functions: pass traces=NnsightTraces(...)")
     root = Path(project_root).resolve()
     return run_with_events(
         intervention="activation_patching",
         probe_id=config.probe_id,
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
-        body=lambda log, started: _run(config, root, log, started),
+        body=lambda log, started: _run(config, root, log, started, traces),
         milestones=("model.loaded", "patching.baselines", "patching.sweeps"),
     )
 
@@ -504,11 +660,72 @@ def _summarise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray, n_
     return _Summary(values, intervals, n_extended)
 
 
-def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: float) -> Path:
+def _load_model(config: ActivationPatchingConfig, model_id: str, dtype: str) -> Any:
+    """Load the model for the configured backend: a HookedTransformer, or an NnsightLM."""
+    if config.backend == "nnsight":
+        return load_nnsight_lm(
+            model_id,
+            dtype=dtype,
+            device_map=config.device_map,
+            remote=config.remote,
+            trust_remote_code=config.trust_remote_code,
+            module_paths=config.module_paths,
+            device=config.device,
+        )
+    return load_hooked_model(model_id, dtype=dtype, device=config.device, trust_remote_code=config.trust_remote_code)
+
+
+def _fingerprint(config: ActivationPatchingConfig, model: Any, model_id: str) -> str:
+    """Return the sha256 of the weights, or for a remote run (no weights here) of the model id and its config."""
+    if config.backend != "nnsight":
+        return weights_fingerprint(model)
+    if not config.remote:
+        return weights_fingerprint(model.hf_model)
+    config_file = Path(model_id) / "config.json"
+    config_text = config_file.read_text(encoding="utf-8") if config_file.is_file() else model.hf_model.config.to_json_string()
+    return hashlib.sha256(f"{config.model_id}\n{config_text}".encode("utf-8")).hexdigest()
+
+
+def _baselines(config: ActivationPatchingConfig, model: Any, pairs: Sequence[PatchingPair], traces: NnsightTraces | None):
+    if config.backend == "nnsight":
+        return nnsight_baseline_logit_diffs(model, pairs, traces, config.batch_size)
+    return baseline_logit_diffs(model, pairs, config.batch_size)
+
+
+def _precision_check(
+    config: ActivationPatchingConfig,
+    model_id: str,
+    pairs: Sequence[PatchingPair],
+    group: Sequence[int],
+    clean: np.ndarray,
+    corrupted: np.ndarray,
+    traces: NnsightTraces | None,
+) -> dict[str, Any]:
+    """Rerun the first recheck_float32 pairs of the first seed in float32 and compare their logit differences."""
+    # NOTE: untested on NDIF (remote=True), where the hosted model may not follow the dtype requested here.
+    sample = list(group)[: config.recheck_float32]
+    reference = _load_model(config, model_id, "float32")
+    try:
+        clean32, corrupted32 = _baselines(config, reference, [pairs[index] for index in sample], traces)
+    finally:
+        del reference
+    gap = abs(float(clean32.mean() - corrupted32.mean()))
+    return precision_check(
+        np.concatenate([clean[sample], corrupted[sample]]),
+        np.concatenate([clean32, corrupted32]),
+        metric=PRECISION_METRIC,
+        dtype=str(config.dtype),
+        tolerance=PRECISION_TOLERANCE_OF_GAP * (gap if gap > 0 else 1.0),
+        n_examples=len(sample),
+    )
+
+
+def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: float, traces: NnsightTraces | None = None) -> Path:
+    nnsight = config.backend == "nnsight"
     model_id = resolve_model_id(config.model_id, root)
     records = load_pairs_jsonl(resolve_in_project(config.pairs_path, root))
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
+    model = _load_model(config, model_id, config.dtype)
     load_ms = (time.perf_counter() - load_started) * 1000
     layers = resolve_layers(model, config.layers)
     sites = [site for site in SITES if site in config.sites]
@@ -520,7 +737,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         sites = [site for site in sites if site not in MLP_SITES]
     pool = prepare_pairs(model, records)
 
-    fingerprint = weights_fingerprint(model)
+    fingerprint = _fingerprint(config, model, model_id)
     log.emit(
         "model.loaded",
         duration_ms=load_ms,
@@ -552,7 +769,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         sites = [site for site in sites if site not in POSITIONAL_SITES]
 
     baseline_started = time.perf_counter()
-    clean, corrupted = baseline_logit_diffs(model, pairs, config.batch_size)
+    clean, corrupted = _baselines(config, model, pairs, traces)
     check_baselines_differ(clean.mean(), corrupted.mean())
     check_clear_gap(clean, corrupted, n_bootstrap=config.n_bootstrap, seed=config.bootstrap_seed)
     for seed, group in zip(config.seeds, seed_groups):
@@ -567,17 +784,21 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         corrupted_logit_diff=float(corrupted.mean()),
     )
 
-    engine, engine_reason = exact_engine(model, pairs)
+    engine, engine_reason = (NNSIGHT_EXACT_ENGINE, None) if nnsight else exact_engine(model, pairs)
     if engine_reason is not None:
         log.emit("patching.engine", level="warning", engine=engine, reason=engine_reason)
     sweep_started = time.perf_counter()
-    # The clean activations come through the activation cache, so a rerun skips their forward passes.
-    cache = CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
     sources, used = derangement_sources(pairs, seed_groups, config.bootstrap_seed)
     if used.sum() < 2:
         raise ValueError("the shuffled control needs at least 2 examples of one token length within a seed")
     attribution_check = None
-    if config.method == "exact":
+    # TransformerLens reads the clean activations through the activation cache, so a rerun skips their
+    # forward passes. Its entries hold TransformerLens's centred tensors, which the nnsight path must not reuse.
+    cache = None if nnsight else CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
+    if nnsight:
+        patched = nnsight_patched_logit_diffs(model, pairs, sites, traces, layers, config.batch_size)
+        shuffled = nnsight_patched_logit_diffs(model, pairs, ["head_out"], traces, layers, config.batch_size, sources=sources)["head_out"]
+    elif config.method == "exact":
         patched = patched_logit_diffs(model, pairs, sites, layers, config.batch_size, cache=cache, engine=engine)
         shuffled = patched_logit_diffs(
             model, pairs, ["head_out"], layers, config.batch_size, sources=sources, cache=cache, engine=engine
@@ -593,6 +814,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         sites=sites,
         layers=layers,
         method=config.method,
+        backend=config.backend,
         engine=engine if config.method == "exact" else "attribution",
     )
     if config.method == "attribution":
@@ -605,6 +827,17 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
             duration_ms=(time.perf_counter() - check_started) * 1000,
             spearman=attribution_check["spearman"],
             n_examples=attribution_check["n_examples"],
+        )
+
+    precision = None
+    if config.recheck_float32 > 0 and parse_dtype(config.dtype) != torch.float32:
+        check_started = time.perf_counter()
+        precision = _precision_check(config, model_id, pairs, seed_groups[0], clean, corrupted, traces)
+        log.emit(
+            "patching.precision_check",
+            duration_ms=(time.perf_counter() - check_started) * 1000,
+            max_abs_diff=precision["max_abs_diff"],
+            within_tolerance=precision["within_tolerance"],
         )
 
     summaries = {site: _summarise(patched[site], clean, corrupted, config.n_bootstrap, config.bootstrap_seed) for site in sites}
@@ -699,15 +932,17 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         "token_lengths": lengths,
         "example_tokens": tokens,
         "layer_semantics": LAYER_SEMANTICS
-        + (" Position 0 is the BOS token." if prepends_bos(model) else " No BOS token is prepended."),
+        + (" Position 0 is the BOS token." if prepends_bos(model) else " No BOS token is prepended.")
+        + (_nnsight_semantics(model) if nnsight else ""),
         "secondary_metrics": secondary,
         "components": components,
         "sweeps": sweeps,
         "sweeps_skipped": skipped,
         "method": config.method,
+        "backend": config.backend,
         "exact_engine": engine,
         "ci_method": (
-            _method_text(config.method, engine)
+            _method_text(config.method, engine, config.backend)
             + "Each value is (mean patched - mean corrupted) / (mean clean - mean corrupted) of the logit difference "
             "logit[answer] - logit[wrong_answer] at the last position, means over the examples of all seeds "
             f"({len(pairs)} pairs). Intervals: paired percentile bootstrap of that ratio of means, {config.n_bootstrap} "
@@ -730,16 +965,39 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         results["exact_engine_fallback_reason"] = engine_reason
     if attribution_check is not None:
         results["attribution_check"] = attribution_check
+    if precision is not None:
+        results["precision_check"] = precision
+        results["ci_method"] += (
+            f" precision_check: the first {precision['n_examples']} pairs of the first seed rerun with the model in "
+            f"float32; metric: their logit differences on the clean and on the corrupted prompts; tolerance: "
+            f"{PRECISION_TOLERANCE_OF_GAP:.0%} of the float32 mean clean - corrupted gap of those pairs."
+        )
     return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
-def _method_text(method: str, engine: str) -> str:
+def _nnsight_semantics(lm: Any) -> str:
+    paths = lm.paths
+    block = f"{paths['blocks']}.L"
+    return (
+        f" On the nnsight backend these are the Hugging Face modules' values: resid_pre is the input of {block}, "
+        f"attn_out the first output of {block}.{paths['attn']}, mlp_out the output of {block}.{paths['mlp']}, and head H "
+        f"the H-th slice of d_head columns of the input of {block}.{paths['attn_out_proj']}."
+    )
+
+
+def _method_text(method: str, engine: str, backend: str = "transformer_lens") -> str:
     if method == "attribution":
         return (
             "Attribution patching (denoising direction, first-order estimate): each patched logit difference is "
             "estimated as the corrupted one plus (clean activation - corrupted activation) . gradient of the logit "
             "difference at the corrupted run, summed over the patched entries; attribution_check compares the "
             "estimates with exact activation patching. "
+        )
+    if backend == "nnsight":
+        return (
+            "Denoising activation patching: corrupted prompts run with one activation taken from the clean run, "
+            "computed on the nnsight backend: each patch runs the whole model on a copy of the corrupted prompts, "
+            "several patches per trace (one nnsight invoke each). "
         )
     how = (
         "the fast exact sweep (patched runs start at the patched layer and compute only the positions the patch can change)"
