@@ -115,9 +115,9 @@ MLP_SITES = fast_patching.MLP_SITES
 REQUIRED_SITES = ("attn_out_all_pos", "head_out")
 METHODS = ("exact", "attribution")
 ENGINES = ("auto", "fast", "reference")
-# exact_engine recorded for an nnsight run, where every patched copy of the prompts runs the whole
-# model as in "reference". The results schema allows only "fast" and "reference", so "nnsight" waits for it.
-NNSIGHT_EXACT_ENGINE = "reference"
+# exact_engine recorded for an nnsight run: the script's traces run every patched copy of the prompts
+# through the whole model.
+NNSIGHT_EXACT_ENGINE = "nnsight"
 # precision_check tolerance: this share of the float32 mean clean - corrupted gap.
 PRECISION_TOLERANCE_OF_GAP = 0.05
 PRECISION_METRIC = "logit_diff_clean_and_corrupted"
