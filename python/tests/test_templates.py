@@ -103,7 +103,7 @@ def test_templates_user_text_only_in_literals():
     for template in TEMPLATES.glob("*.py.mustache"):
         tags = set(re.findall(r"\{\{([#/]?\w+)\}\}", template.read_text()))
         raw = {tag for tag in tags if not tag.endswith("_literal") and not tag.startswith(("#", "/"))}
-        assert raw <= {"slug", "package", "tool_version", "generated_on", "n_examples", "seq_len", "top_k", "folds"}, template.name
+        assert raw <= {"slug", "package", "tool_version", "generated_on", "n_examples", "seq_len", "top_k", "folds", "recheck_float32"}, template.name
 
 
 @pytest.mark.integration
