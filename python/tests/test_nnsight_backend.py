@@ -253,3 +253,58 @@ def test_remote_fingerprint_hashes_id_and_config(lm):
     expected = hashlib.sha256(json.dumps({"model_id": str(DEMO_MODEL), "config_json": config_text}, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     assert remote == expected
     assert np.all([character in "0123456789abcdef" for character in remote])
+
+
+# ---------------------------------------------------------------------------------------
+# Templates
+
+
+def constants(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"^([A-Z][A-Z0-9_]*) = ", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("intervention", ["logit_lens", "probing"])
+def test_nnsight_template_renders_every_option(tmp_path, intervention):
+    import py_compile
+
+    from test_templates import COMMON, HOSTILE_HYPOTHESIS, TEMPLATES, render
+
+    values = {
+        **COMMON,
+        "probe_id_literal": repr(f"{intervention}_big"),
+        "model_id_literal": repr("meta-llama/Llama-3.1-70B"),
+        "prompts_path_literal": repr("data/prompts.jsonl"),
+        "labels_path_literal": repr("data/labels.jsonl"),
+        "hook_literal": repr("resid_mid"),
+        "position_literal": repr("mean"),
+        "folds": 5,
+        "layers_literal": "[0, 40, 80]",
+        "n_examples": 64,
+        "seeds_literal": "[0, 1, 2]",
+        "dtype_literal": repr("bfloat16"),
+        "hypothesis_literal": repr(HOSTILE_HYPOTHESIS),
+        "remote_literal": "True",
+        "device_map_literal": repr("auto"),
+        "recheck_float32": 16,
+        "trust_remote_code": [{}],
+        "has_research_question": [{}],
+        "research_question_literal": repr("RQ1: where? \"quoted\""),
+    }
+    text = render((TEMPLATES / f"{intervention}_nnsight.py.mustache").read_text(encoding="utf-8"), values)
+    script = tmp_path / f"{intervention}_nnsight.py"
+    script.write_text(text, encoding="utf-8")
+    py_compile.compile(str(script), doraise=True)
+
+    assert "\nREMOTE = True\n" in text
+    assert "\nDEVICE_MAP = 'auto'\n" in text
+    assert "\nRECHECK_FLOAT32 = 16\n" in text
+    assert "\nMODULE_PATHS = {}\n" in text
+    assert "        trust_remote_code=True,\n" in text
+    assert "RESEARCH_QUESTION = 'RQ1: where? \"quoted\"'" in text
+    assert f"HYPOTHESIS = {HOSTILE_HYPOTHESIS!r}" in text
+    assert 'backend="nnsight",' in text
+    # The same constants as the transformer_lens script, plus the four nnsight settings.
+    transformer_lens = render((TEMPLATES / f"{intervention}.py.mustache").read_text(encoding="utf-8"), values)
+    assert constants(text) == constants(transformer_lens) | {"REMOTE", "DEVICE_MAP", "RECHECK_FLOAT32", "MODULE_PATHS"}
