@@ -63,9 +63,10 @@ NNSIGHT_SEMANTICS = (
     "cache on this backend: every run does its forward passes."
 )
 # Largest |log-prob difference| in nats between a reduced-precision run and its float32 rerun that
-# passes the precision check. bfloat16 keeps 8 bits of mantissa (relative error 2^-8, about 0.4%),
-# so logits of size 10-20 move by about 0.05-0.1 each and a log-softmax by up to a few tenths;
-# 0.5 nats (a factor of 1.65 in probability) flags a run whose per-layer log-probs are not to be trusted.
+# passes the precision check. bfloat16 keeps 8 bits of mantissa (relative error 2^-8, about 0.4%), so
+# logits of size 10-20 move by about 0.05-0.1 each (an estimate), and a log-softmax by up to a few
+# tenths. A difference above 0.5 nats (a factor of 1.65 in probability) marks per-layer log-probs
+# that the float32 run does not confirm. The demo model in bfloat16 stays within 0.05.
 LOG_PROB_TOLERANCE = 0.5
 LAYER_SEMANTICS = (
     "Layer L < n_layers is the residual stream entering block L (blocks.L.hook_resid_pre); "
@@ -380,7 +381,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float, len
 
 
 def _permuted_correct_tokens(per_seed_examples: list[list[LensExample]], seed: int) -> torch.Tensor:
-    """The shuffled control's targets: the correct tokens of all seeds' examples, permuted across all of them."""
+    """Permute the correct tokens of all seeds' examples across all of them: the shuffled control's targets."""
     correct = np.array([example.correct_token for examples in per_seed_examples for example in examples])
     return torch.tensor(np.random.default_rng(seed).permutation(correct))
 

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import torch
 
-from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype
+from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype, weights_fingerprint
 
 BACKENDS = ("transformer_lens", "nnsight")
 ROLES = ("blocks", "final_norm", "unembed", "attn", "attn_out_proj", "mlp")
@@ -446,13 +446,11 @@ def load_for_config(config: Any, model_id: str, dtype: str | None = None) -> Nns
 
 
 def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
-    """The provenance fingerprint of the weights: sha256 of the weights here, or of the id and config.json when remote.
+    """Return the provenance fingerprint: sha256 of the weights here, or of the id and config.json when remote.
 
     A remote model's weights stay on NDIF (here they are on the meta device), so its
     fingerprint is sha256 over the model id and the text of its config.json.
     """
-    from .models import weights_fingerprint
-
     if lm.remote is not True:
         return weights_fingerprint(lm.hf_model)
     if _is_local_model_folder(model_id):
@@ -466,6 +464,6 @@ def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
 
 
 def needs_precision_check(config: Any) -> bool:
-    """Whether a run rechecks a sample in float32: recheck_float32 > 0 and a dtype other than float32."""
+    """Return whether a run rechecks a sample in float32: recheck_float32 > 0 and a dtype other than float32."""
     return int(getattr(config, "recheck_float32", 0)) > 0 and parse_dtype(config.dtype) != torch.float32
 

@@ -85,8 +85,9 @@ DIFFERENCE_RANGE = (-1.0, 1.0)
 # The float32 recheck compares each feature vector with its float32 twin: ||x - x_float32|| / ||x_float32||.
 PRECISION_METRIC = "feature_relative_error"
 # Largest relative error that passes the check. bfloat16 keeps 8 bits of mantissa (a rounding error of
-# about 0.2% per operation) and the error grows through the layers, so a healthy bfloat16 run of a deep
-# model stays within a few percent; 0.1 flags vectors a tenth off, enough to change what a probe reads.
+# about 0.2% per operation), and the error grows through the layers. A healthy bfloat16 run of a deep
+# model is expected to stay within a few percent (an estimate; the demo model stays within 0.03), so
+# 0.1 marks vectors a tenth off, enough to change what a probe reads.
 FEATURE_TOLERANCE = 0.1
 NNSIGHT_SEMANTICS = (
     " Backend nnsight: the same points read from the Hugging Face model by the script's trace function "
@@ -566,10 +567,10 @@ def run_probing(
     the model kind and the layers are all checked before any forward pass. A failed
     check raises ValueError and writes no results file.
 
-    Backend nnsight (decoders only; encoders run in Hugging Face on either setting of
-    the transformer_lens path): the model loads with `nnsight_backend.load_nnsight_lm`
-    and `probe_features`, the trace function of the generated script, reads one
-    centred vector per text and layer from left-padded batches (`nnsight_features`).
+    Backend nnsight runs decoders only, because encoders run in Hugging Face directly.
+    The model loads with `nnsight_backend.load_nnsight_lm`, and `probe_features`, the
+    trace function of the generated script, reads one centred vector per text and
+    layer from left-padded batches (`nnsight_features`).
     There is no activation cache on this backend. Examples, folds, probes, controls,
     baselines, intervals, the plot and the results file are the same code as for
     transformer_lens. With `recheck_float32` > 0 and a dtype other than float32, the
@@ -795,7 +796,7 @@ def _precision_check(
     errors = []
     for layer in layers:
         norms = np.linalg.norm(reference[layer], axis=1)
-        # A vector of zeros has no relative error: its absolute error stands in.
+        # A vector of zeros has no relative error, so its absolute error is used.
         errors.append(np.linalg.norm(features[layer][rows] - reference[layer], axis=1) / np.where(norms > 0, norms, 1.0))
     run_values = np.stack(errors)
     reference_values = np.zeros_like(run_values)

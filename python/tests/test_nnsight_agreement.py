@@ -1,6 +1,6 @@
 """Agreement of the two backends on the demo model, and the transformers-5 block output trap.
 
-Issue 7: every metric both backends compute agrees within 1e-4. Both scripts of each
+Every metric both backends compute must agree within 1e-4. Both scripts of each
 intervention are rendered from the real templates, run on the same inputs (the demo's
 prompts and labels files, as `probe demo` uses them) and every number both results
 files hold is compared. The probing features, the vectors the probes are fitted on,
@@ -77,7 +77,7 @@ def test_backends_agree_on_every_number(results, intervention):
     worst = max(differences, key=lambda item: item[1])
     print(f"{intervention}: {len(differences)} numbers, max abs difference {worst[1]:.3g} at {worst[0]}")
     assert worst[1] <= TOLERANCE, worst
-    # The same keys were written, apart from what says which backend ran.
+    # Both results files have the same keys.
     assert set(transformer_lens) == set(nnsight)
     assert "There is no activation cache on this backend" in nnsight["layer_semantics"]
 
@@ -163,7 +163,7 @@ def test_each_row_reads_its_own_block_output(models, project, probing_script):
     check_rows_are_their_own(together, alone, [0, 1])
 
 
-def test_the_row_check_catches_indexing_the_block_output(models, project):
+def test_row_check_catches_output_indexing(models, project):
     """The mistake itself: `output[0]` on a tensor broadcasts the first prompt's residual to every row."""
     _, lm = models
     script = project / "analysis" / "probing_nnsight.py"

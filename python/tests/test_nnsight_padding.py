@@ -3,9 +3,9 @@
 A known failure of both libraries (nnsight #672, TransformerLens #1609): with left
 padding and no position ids, Hugging Face GPT-2 numbers positions from the first
 column, padding included, so a padded prompt gets shifted positional embeddings. The
-runtime batches with `pad_batch` (position ids from the attention mask); these tests
-compare batched values with one-at-a-time values through the runtime's own batching
-functions, and show that the same batch without position ids would fail them.
+runtime batches with `pad_batch`, which derives position ids from the attention mask.
+These tests compare batched values with one-at-a-time values through the runtime's own
+batching functions. They also show that the same batch without position ids fails.
 """
 
 from __future__ import annotations

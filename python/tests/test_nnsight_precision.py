@@ -38,7 +38,8 @@ def models():
 
 def check_record(record, metric, tolerance):
     assert set(record) == KEYS
-    assert record["dtype"] == "bfloat16" and record["reference_dtype"] == "float32"
+    assert record["dtype"] == "bfloat16"
+    assert record["reference_dtype"] == "float32"
     assert record["n_examples"] == RECHECK
     assert record["metric"] == metric
     assert record["tolerance"] == tolerance
