@@ -308,3 +308,17 @@ def test_nnsight_template_renders_every_option(tmp_path, intervention):
     # The same constants as the transformer_lens script, plus the four nnsight settings.
     transformer_lens = render((TEMPLATES / f"{intervention}.py.mustache").read_text(encoding="utf-8"), values)
     assert constants(text) == constants(transformer_lens) | {"REMOTE", "DEVICE_MAP", "RECHECK_FLOAT32", "MODULE_PATHS"}
+
+
+def test_encoder_on_nnsight_is_a_usage_error(tmp_path):
+    import json
+
+    (tmp_path / "models" / "bert").mkdir(parents=True)
+    (tmp_path / "models" / "bert" / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    (tmp_path / "data").mkdir()
+    lines = [json.dumps({"text": f"text {index}", "label": "a" if index % 2 else "b"}) for index in range(12)]
+    (tmp_path / "data" / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = ProbingConfig("probing_bert", "models/bert", "data/labels.jsonl", n_examples=12, seeds=[0], folds=3, backend="nnsight")
+    with pytest.raises(ValueError, match=r"model 'models/bert' is an encoder, .*not on the nnsight backend; set the probe up with --backend transformer_lens"):
+        run_probing(config, tmp_path, probe_features=lambda *arguments: {})
+    assert not (tmp_path / "results").exists()
