@@ -36,8 +36,8 @@ from jaxtyping import Float, Int
 from .cache import cache_activations
 from .datasets import PromptExample, load_prompts_jsonl, sample_per_seed, warn_small_dataset
 from .events import EventLog
-from .nnsight_backend import NnsightLM, PaddedBatch, check_backend_settings, load_for_config, needs_precision_check, nnsight_fingerprint, pad_batch, precision_check
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
+from .nnsight_backend import NnsightLM, PaddedBatch, check_backend_settings, load_for_config, needs_precision_check, nnsight_fingerprint, pad_batch, precision_check
 from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, decide_status, write_json_atomic
 from .stats import bootstrap_ci, cohens_d, mean, noise_floor
@@ -189,8 +189,11 @@ def lens_metrics(
     if correct_tokens is None:
         correct_tokens = torch.tensor([example.correct_token for example in examples])
     rows = torch.arange(len(examples))
+    logits_by_layer = {}
     with torch.no_grad():
-        logits_by_layer = {layer: compute_lens_logits(model, resid[rows, positions][:, None, :])[:, 0, :] for layer, resid in resid_by_layer.items()}
+        for layer, resid in resid_by_layer.items():
+            last = resid[rows, positions][:, None, :]
+            logits_by_layer[layer] = compute_lens_logits(model, last)[:, 0, :]
     return metrics_from_logits(logits_by_layer, correct_tokens)
 
 
@@ -408,7 +411,7 @@ def _nnsight_metrics(
     lens_logits: LensLogitsFunction,
     batch_size: int,
 ) -> tuple[list[dict[str, dict[int, np.ndarray]]], np.ndarray]:
-    """Per-seed metrics and the shuffled control's ranks at the last layer, from the script's trace function.
+    """Compute per-seed metrics and the shuffled control's ranks at the last layer with the script's trace function.
 
     Each batch is left-padded, so every example is predicted at the last column, and
     only lens logits come back from the trace, never the residual stream.
@@ -467,7 +470,13 @@ def _precision_check(
         tolerance=LOG_PROB_TOLERANCE,
         n_examples=len(sample),
     )
-    log.emit("precision.checked", duration_ms=(time.perf_counter() - load_started) * 1000, **{key: record[key] for key in ("n_examples", "max_abs_diff", "within_tolerance")})
+    log.emit(
+        "precision.checked",
+        duration_ms=(time.perf_counter() - load_started) * 1000,
+        n_examples=record["n_examples"],
+        max_abs_diff=record["max_abs_diff"],
+        within_tolerance=record["within_tolerance"],
+    )
     return record
 
 

@@ -808,7 +808,13 @@ def _precision_check(
         tolerance=FEATURE_TOLERANCE,
         n_examples=n,
     )
-    log.emit("precision.checked", duration_ms=(time.perf_counter() - started) * 1000, **{key: record[key] for key in ("n_examples", "max_abs_diff", "within_tolerance")})
+    log.emit(
+        "precision.checked",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        n_examples=record["n_examples"],
+        max_abs_diff=record["max_abs_diff"],
+        within_tolerance=record["within_tolerance"],
+    )
     return record
 
 

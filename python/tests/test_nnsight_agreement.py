@@ -127,6 +127,7 @@ def test_probe_features_agree_at_every_hook_and_position(models, probing_script,
     for layer in layers:
         assert np.abs(reference[layer]).max() > 1e-2, (hook, layer)  # not a vector of zeros
         difference = np.abs(features[layer] - reference[layer]).max()
+        print(f"features {hook} {position} layer {layer}: max abs difference {difference:.3g}")
         assert difference <= TOLERANCE, (hook, position, layer, difference)
 
 
