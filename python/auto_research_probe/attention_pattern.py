@@ -573,6 +573,8 @@ def _run(config: AttentionPatternConfig, root: Path, log: EventLog, started: flo
         ),
         "artifacts": [path.relative_to(root).as_posix() for path in (*pages, plot_path)],
         "provenance": probe_provenance(config, root, log, model, fingerprint, started),
+        # The nnsight backend runs the logit lens, activation patching and probing only.
+        "backend": "transformer_lens",
     }
     return write_json_atomic(results_dir / f"{config.probe_id}.json", results)
 

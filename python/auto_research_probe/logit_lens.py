@@ -27,7 +27,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -37,11 +37,14 @@ from .cache import cache_activations
 from .datasets import PromptExample, load_prompts_jsonl, sample_per_seed, warn_small_dataset
 from .events import EventLog
 from .models import load_hooked_model, prepends_bos, resolve_model_id, tokenize_continuation, tokenize_prompt, weights_fingerprint
+from .nnsight_backend import NnsightLM, PaddedBatch, check_backend_settings, load_for_config, needs_precision_check, nnsight_fingerprint, pad_batch, precision_check
 from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, decide_status, write_json_atomic
 from .stats import bootstrap_ci, cohens_d, mean, noise_floor
 
 PRIMARY_METRIC = "rank_of_correct_token"
+# The nnsight script's trace function: (lm, left-padded batch, layers) -> {layer: lens logits [batch, d_vocab]}.
+LensLogitsFunction = Callable[[NnsightLM, PaddedBatch, list[int]], dict[int, torch.Tensor]]
 DEFAULT_ALTERNATIVE_EXPLANATIONS = (
     "The final layer norm and unembedding are tuned to the last residual stream, so "
     "applying them to early residuals is off-distribution: early-layer ranks may "
@@ -52,6 +55,19 @@ DEFAULT_ALTERNATIVE_EXPLANATIONS = (
     "layers without any in-context computation; the shuffled control only partly "
     "separates the two when the answer tokens repeat across examples.",
 )
+NNSIGHT_SEMANTICS = (
+    " Backend nnsight: the same residual streams read from the Hugging Face model (the input of block L, "
+    "the output of the last block) by the script's trace function, with the final norm and the unembedding "
+    "applied to each; prompts run in left-padded batches with the attention mask and position ids counted "
+    "from each prompt's first real token, so each prediction is at the last column. There is no activation "
+    "cache on this backend: every run does its forward passes."
+)
+# Largest |log-prob difference| in nats between a reduced-precision run and its float32 rerun that
+# passes the precision check. bfloat16 keeps 8 bits of mantissa (relative error 2^-8, about 0.4%), so
+# logits of size 10-20 move by about 0.05-0.1 each (an estimate), and a log-softmax by up to a few
+# tenths. A difference above 0.5 nats (a factor of 1.65 in probability) marks per-layer log-probs
+# that the float32 run does not confirm. The demo model in bfloat16 stays within 0.05.
+LOG_PROB_TOLERANCE = 0.5
 LAYER_SEMANTICS = (
     "Layer L < n_layers is the residual stream entering block L (blocks.L.hook_resid_pre); "
     "L == n_layers is the final residual stream (blocks.{n_layers-1}.hook_resid_post). "
@@ -83,6 +99,12 @@ class LogitLensConfig:
     bootstrap_seed: int = 0
     # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
     trust_remote_code: bool = False
+    # "transformer_lens" or "nnsight"; the nnsight settings below apply to nnsight only.
+    backend: str = "transformer_lens"
+    remote: bool = False
+    device_map: str | None = None
+    recheck_float32: int = 0
+    module_paths: dict[str, str] | None = None
 
 
 def compute_lens_logits(model: Any, resid: Float[torch.Tensor, "batch pos d_model"]) -> Float[torch.Tensor, "batch pos d_vocab"]:
@@ -167,15 +189,29 @@ def lens_metrics(
     if correct_tokens is None:
         correct_tokens = torch.tensor([example.correct_token for example in examples])
     rows = torch.arange(len(examples))
-    metrics: dict[str, dict[int, np.ndarray]] = {PRIMARY_METRIC: {}, "log_prob_of_correct_token": {}, "top_1_accuracy": {}}
-
+    logits_by_layer = {}
     with torch.no_grad():
         for layer, resid in resid_by_layer.items():
             last = resid[rows, positions][:, None, :]
-            logits = compute_lens_logits(model, last)[:, 0, :]
-            ranks = rank_of_correct_token(logits, correct_tokens.to(logits.device)).cpu()
+            logits_by_layer[layer] = compute_lens_logits(model, last)[:, 0, :]
+    return metrics_from_logits(logits_by_layer, correct_tokens)
+
+
+def metrics_from_logits(
+    logits_by_layer: dict[int, Float[torch.Tensor, "batch d_vocab"]], correct_tokens: Int[torch.Tensor, " batch"]
+) -> dict[str, dict[int, np.ndarray]]:
+    """Compute rank, log-prob and top-1 per layer and example from lens logits at the predicting position.
+
+    Both backends end here: the transformer_lens path decodes cached residuals, the
+    nnsight path gets the lens logits from the script's trace function.
+    """
+    metrics: dict[str, dict[int, np.ndarray]] = {PRIMARY_METRIC: {}, "log_prob_of_correct_token": {}, "top_1_accuracy": {}}
+    with torch.no_grad():
+        for layer, logits in logits_by_layer.items():
+            correct = correct_tokens.to(logits.device)
+            ranks = rank_of_correct_token(logits, correct).cpu()
             metrics[PRIMARY_METRIC][layer] = ranks.numpy().astype(np.float64)
-            metrics["log_prob_of_correct_token"][layer] = log_prob_of_correct_token(logits, correct_tokens.to(logits.device)).cpu().double().numpy()
+            metrics["log_prob_of_correct_token"][layer] = log_prob_of_correct_token(logits, correct).cpu().double().numpy()
             metrics["top_1_accuracy"][layer] = (ranks == 1).numpy().astype(np.float64)
     return metrics
 
@@ -187,31 +223,52 @@ def _validate_config(config: LogitLensConfig) -> None:
         raise ValueError("alternative_explanations needs at least 2 distinct non-empty strings")
 
 
-def run_logit_lens(config: LogitLensConfig, project_root: str | os.PathLike[str]) -> Path:
+def run_logit_lens(
+    config: LogitLensConfig, project_root: str | os.PathLike[str], lens_logits: LensLogitsFunction | None = None
+) -> Path:
     """Run the logit lens probe, write results/probe/<probe_id>.json and the plot, and return the JSON path.
 
-    Examples are drawn per seed from the prompts file. The residuals come through the
-    activation cache, so a second run with the same model and examples skips the
-    forward passes. Per-layer values are means over the examples of all seeds with
-    percentile bootstrap 95% intervals.
+    Examples are drawn per seed from the prompts file. Per-layer values are means over
+    the examples of all seeds with percentile bootstrap 95% intervals.
+
+    Backend transformer_lens: the residuals come through the activation cache, so a
+    second run with the same model and examples skips the forward passes.
+
+    Backend nnsight: the model loads with `nnsight_backend.load_nnsight_lm` and
+    `lens_logits(lm, batch, layers)`, the trace function of the generated script, returns
+    {layer: lens logits [batch, d_vocab]} at the last column of a left-padded batch
+    (`nnsight_backend.pad_batch`: attention mask and position ids from the mask).
+    There is no activation cache on this backend: every run does the forward passes
+    (remotely on NDIF with `remote`). Ranks, log-probs, the shuffled control, the
+    intervals and the results file are the same code as for transformer_lens. With
+    `recheck_float32` > 0 and a dtype other than float32, the first recheck_float32
+    examples of the first seed run again in float32 and the results gain a
+    `precision_check`.
     """
     _validate_config(config)
+    check_backend_settings(config)
+    if config.backend == "nnsight" and lens_logits is None:
+        raise ValueError("backend 'nnsight' needs the script's trace function: call run_logit_lens(config, root, lens_logits=...)")
     root = Path(project_root).resolve()
     return run_with_events(
         intervention="logit_lens",
         probe_id=config.probe_id,
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
-        body=lambda log, started: _run(config, root, log, started),
+        body=lambda log, started: _run(config, root, log, started, lens_logits),
         milestones=("model.loaded",),
     )
 
 
-def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> Path:
+def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float, lens_logits: LensLogitsFunction | None) -> Path:
     model_id = resolve_model_id(config.model_id, root)
     pool = load_prompts_jsonl(resolve_in_project(config.prompts_path, root))
+    nnsight = config.backend == "nnsight"
     load_started = time.perf_counter()
-    model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
+    if nnsight:
+        model: Any = load_for_config(config, model_id)
+    else:
+        model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     n_layers = model.cfg.n_layers
     layers = list(range(n_layers + 1)) if config.layers is None else [int(layer) for layer in config.layers]
@@ -219,42 +276,49 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
     if bad or not layers:
         raise ValueError(f"layers {layers} is invalid: each must be in 0..{n_layers} for this {n_layers}-layer model")
 
-    fingerprint = weights_fingerprint(model)
+    fingerprint = nnsight_fingerprint(model, model_id) if nnsight else weights_fingerprint(model)
     log.emit(
         "model.loaded",
         duration_ms=load_ms,
         model_id=config.model_id,
+        backend=config.backend,
         n_layers=n_layers,
         d_vocab=model.cfg.d_vocab,
         prepend_bos=prepends_bos(model),
         weights_sha256=fingerprint,
     )
-    per_seed_metrics = []
-    per_seed_examples = []
     draws = sample_per_seed(pool, config.n_examples, config.seeds, config.prompts_path)
     n_used = len(draws[0])
     if n_used < config.n_examples:
         warn_small_dataset(log, config.prompts_path, len(pool), config.n_examples, n_used, len(config.seeds))
 
-    for seed, chosen in zip(config.seeds, draws):
-        examples = [prepare_example(model, example) for example in chosen]
-        resid = cache_activations(
-            model,
-            [example.input_ids for example in examples],
-            layers,
-            "resid_pre",
-            resolve_in_project(config.cache_dir, root),
-            batch_size=config.batch_size,
-            # The id as written in the script keeps the key valid when the project
-            # moves. The weights fingerprint already pins the weights themselves.
-            model_id=config.model_id,
-            weights_sha256=fingerprint,
-            event_log=log,
-        )
-        per_seed_metrics.append(lens_metrics(model, resid, examples))
-        per_seed_examples.append((examples, resid))
-
+    per_seed_examples = [[prepare_example(model, example) for example in chosen] for chosen in draws]
+    permuted = _permuted_correct_tokens(per_seed_examples, config.bootstrap_seed)
     last_layer = layers[-1]
+    if nnsight:
+        assert lens_logits is not None
+        per_seed_metrics, shuffled_ranks = _nnsight_metrics(model, per_seed_examples, layers, permuted, lens_logits, config.batch_size)
+    else:
+        per_seed_metrics = []
+        per_seed_resid = []
+        for examples in per_seed_examples:
+            resid = cache_activations(
+                model,
+                [example.input_ids for example in examples],
+                layers,
+                "resid_pre",
+                resolve_in_project(config.cache_dir, root),
+                batch_size=config.batch_size,
+                # The id as written in the script keeps the key valid when the project
+                # moves. The weights fingerprint already pins the weights themselves.
+                model_id=config.model_id,
+                weights_sha256=fingerprint,
+                event_log=log,
+            )
+            per_seed_metrics.append(lens_metrics(model, resid, examples))
+            per_seed_resid.append(resid)
+        shuffled_ranks = _shuffled_control_ranks(model, per_seed_examples, per_seed_resid, last_layer, permuted)
+
     pooled = {
         name: {layer: np.concatenate([seed_metrics[name][layer] for seed_metrics in per_seed_metrics]) for layer in layers}
         for name in per_seed_metrics[0]
@@ -271,7 +335,6 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         values, intervals = summarise(name)
         secondary[name] = {"values_per_layer": values, "ci_per_layer": intervals}
 
-    shuffled_ranks = _shuffled_control_ranks(model, per_seed_examples, last_layer, config.bootstrap_seed)
     real_ranks = pooled[PRIMARY_METRIC][last_layer]
     values_per_seed = [mean(seed_metrics[PRIMARY_METRIC][last_layer]) for seed_metrics in per_seed_metrics]
 
@@ -297,9 +360,9 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         "random_baseline": (model.cfg.d_vocab + 1) / 2,
         "noise_floor": noise_floor(values_per_seed),
         "effect_size": _effect_size(shuffled_ranks, real_ranks),
-        "layer_semantics": LAYER_SEMANTICS + (
-            " Each prompt starts with one BOS token." if prepends_bos(model) else " No BOS token is prepended."
-        ),
+        "layer_semantics": LAYER_SEMANTICS
+        + (" Each prompt starts with one BOS token." if prepends_bos(model) else " No BOS token is prepended.")
+        + (NNSIGHT_SEMANTICS if nnsight else ""),
         "secondary_metrics": secondary,
         "ci_method": (
             f"Percentile bootstrap 95% interval of the mean (Efron & Tibshirani 1993), "
@@ -312,23 +375,109 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float) -> 
         "alternative_explanations_not_ruled_out": [text.strip() for text in config.alternative_explanations],
         "artifacts": [plot_path.relative_to(root).as_posix()],
         "provenance": probe_provenance(config, root, log, model, fingerprint, started),
+        "backend": config.backend,
     }
+    if nnsight and needs_precision_check(config):
+        assert lens_logits is not None
+        results["precision_check"] = _precision_check(config, model_id, per_seed_examples[0], per_seed_metrics[0], layers, lens_logits, log)
     return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 
 
-def _shuffled_control_ranks(model: Any, per_seed_examples: list, layer: int, seed: int) -> np.ndarray:
-    """Rank the correct tokens after permuting them across all examples, as a control."""
-    examples = [example for seed_examples, _ in per_seed_examples for example in seed_examples]
-    correct = np.array([example.correct_token for example in examples])
-    permuted = torch.tensor(np.random.default_rng(seed).permutation(correct))
+def _permuted_correct_tokens(per_seed_examples: list[list[LensExample]], seed: int) -> torch.Tensor:
+    """Permute the correct tokens of all seeds' examples across all of them: the shuffled control's targets."""
+    correct = np.array([example.correct_token for examples in per_seed_examples for example in examples])
+    return torch.tensor(np.random.default_rng(seed).permutation(correct))
+
+
+def _shuffled_control_ranks(
+    model: Any, per_seed_examples: list[list[LensExample]], per_seed_resid: list[dict], layer: int, permuted: torch.Tensor
+) -> np.ndarray:
+    """Rank the permuted correct tokens (`_permuted_correct_tokens`) at `layer` from cached residuals, as a control."""
     ranks = []
     offset = 0
-    for seed_examples, resid in per_seed_examples:
+    for seed_examples, resid in zip(per_seed_examples, per_seed_resid):
         part = permuted[offset : offset + len(seed_examples)]
         offset += len(seed_examples)
         metrics = lens_metrics(model, {layer: resid[layer]}, seed_examples, correct_tokens=part)
         ranks.append(metrics[PRIMARY_METRIC][layer])
     return np.concatenate(ranks)
+
+
+def _nnsight_metrics(
+    lm: NnsightLM,
+    per_seed_examples: list[list[LensExample]],
+    layers: list[int],
+    permuted: torch.Tensor,
+    lens_logits: LensLogitsFunction,
+    batch_size: int,
+) -> tuple[list[dict[str, dict[int, np.ndarray]]], np.ndarray]:
+    """Compute per-seed metrics and the shuffled control's ranks at the last layer with the script's trace function.
+
+    Each batch is left-padded, so every example is predicted at the last column, and
+    only lens logits come back from the trace, never the residual stream.
+    """
+    last_layer = layers[-1]
+    per_seed_metrics = []
+    shuffled = []
+    offset = 0
+    for examples in per_seed_examples:
+        logits_by_layer = _lens_logits_in_batches(lm, examples, layers, lens_logits, batch_size)
+        correct = torch.tensor([example.correct_token for example in examples])
+        per_seed_metrics.append(metrics_from_logits(logits_by_layer, correct))
+        part = permuted[offset : offset + len(examples)]
+        offset += len(examples)
+        shuffled.append(metrics_from_logits({last_layer: logits_by_layer[last_layer]}, part)[PRIMARY_METRIC][last_layer])
+    return per_seed_metrics, np.concatenate(shuffled)
+
+
+def _lens_logits_in_batches(
+    lm: NnsightLM, examples: list[LensExample], layers: list[int], lens_logits: LensLogitsFunction, batch_size: int
+) -> dict[int, torch.Tensor]:
+    """Run `lens_logits` on left-padded batches and return {layer: logits [n_examples, d_vocab]} on the CPU."""
+    parts: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start : start + batch_size]
+        batch = pad_batch(lm, [example.input_ids for example in chunk])
+        returned = lens_logits(lm, batch, layers)
+        for layer in layers:
+            value = returned[layer]
+            if tuple(value.shape) != (len(chunk), lm.cfg.d_vocab):
+                raise ValueError(
+                    f"the trace function returned lens logits of shape {tuple(value.shape)} at layer {layer}; "
+                    f"expected [batch={len(chunk)}, d_vocab={lm.cfg.d_vocab}]"
+                )
+            parts[layer].append(value.detach().to("cpu"))
+    return {layer: torch.cat(values) for layer, values in parts.items()}
+
+
+def _precision_check(
+    config: LogitLensConfig, model_id: str, examples: list[LensExample], run_metrics: dict[str, dict[int, np.ndarray]],
+    layers: list[int], lens_logits: LensLogitsFunction, log: EventLog,
+) -> dict[str, Any]:
+    """Rerun the first recheck_float32 examples in float32 and compare their log-probs at every layer."""
+    sample = examples[: config.recheck_float32]
+    load_started = time.perf_counter()
+    reference_lm = load_for_config(config, model_id, dtype="float32")
+    logits = _lens_logits_in_batches(reference_lm, sample, layers, lens_logits, config.batch_size)
+    del reference_lm
+    reference = metrics_from_logits(logits, torch.tensor([example.correct_token for example in sample]))
+    name = "log_prob_of_correct_token"
+    record = precision_check(
+        np.stack([run_metrics[name][layer][: len(sample)] for layer in layers]),
+        np.stack([reference[name][layer] for layer in layers]),
+        metric=name,
+        dtype=config.dtype,
+        tolerance=LOG_PROB_TOLERANCE,
+        n_examples=len(sample),
+    )
+    log.emit(
+        "precision.checked",
+        duration_ms=(time.perf_counter() - load_started) * 1000,
+        n_examples=record["n_examples"],
+        max_abs_diff=record["max_abs_diff"],
+        within_tolerance=record["within_tolerance"],
+    )
+    return record
 
 
 def _effect_size(shuffled_ranks: np.ndarray, real_ranks: np.ndarray) -> float:

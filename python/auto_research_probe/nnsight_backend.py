@@ -29,6 +29,8 @@ padded prompt's positional embeddings and changes its logits.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from urllib.parse import urlsplit
 
 import torch
 
-from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype
+from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype, weights_fingerprint
 
 BACKENDS = ("transformer_lens", "nnsight")
 ROLES = ("blocks", "final_norm", "unembed", "attn", "attn_out_proj", "mlp")
@@ -396,3 +398,72 @@ def precision_check(
         "within_tolerance": bool(difference.max() <= tolerance),
         "tolerance": float(tolerance),
     }
+
+
+def check_backend_settings(config: Any) -> None:
+    """Raise ValueError naming the value when a probe config's backend settings are invalid.
+
+    The config has `backend`, `remote`, `device_map`, `recheck_float32` and
+    `module_paths` (the logit lens, activation patching and probing configs). remote,
+    device_map, recheck_float32 and module_paths are nnsight settings, so they are an
+    error with the transformer_lens backend rather than silently ignored.
+    """
+    backend = getattr(config, "backend", "transformer_lens")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is unknown: choose from {', '.join(BACKENDS)}")
+    recheck = getattr(config, "recheck_float32", 0)
+    if isinstance(recheck, bool) or not isinstance(recheck, int) or recheck < 0:
+        raise ValueError(f"recheck_float32 must be a whole number of examples, 0 for off, got {recheck!r}")
+    device_map = getattr(config, "device_map", None)
+    if device_map is not None and device_map not in DEVICE_MAPS:
+        raise ValueError(f"device_map {device_map!r} is not supported: use one of {', '.join(DEVICE_MAPS)}")
+    if backend == "transformer_lens":
+        used = [
+            name
+            for name, value in (
+                ("remote", getattr(config, "remote", False)),
+                ("device_map", device_map),
+                ("recheck_float32", recheck),
+                ("module_paths", getattr(config, "module_paths", None)),
+            )
+            if value
+        ]
+        if used:
+            raise ValueError(f"{', '.join(used)} applies to the nnsight backend only: set backend='nnsight' or remove it")
+
+
+def load_for_config(config: Any, model_id: str, dtype: str | None = None) -> NnsightLM:
+    """Load `model_id` with a probe config's nnsight settings; `dtype` overrides the config's (the float32 recheck)."""
+    return load_nnsight_lm(
+        model_id,
+        dtype=dtype or config.dtype,
+        device_map=config.device_map,
+        remote=config.remote,
+        trust_remote_code=config.trust_remote_code,
+        module_paths=config.module_paths,
+        device=config.device,
+    )
+
+
+def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
+    """Return the provenance fingerprint: sha256 of the weights here, or of the id and config.json when remote.
+
+    A remote model's weights stay on NDIF (here they are on the meta device), so its
+    fingerprint is sha256 over the model id and the text of its config.json.
+    """
+    if lm.remote is not True:
+        return weights_fingerprint(lm.hf_model)
+    if _is_local_model_folder(model_id):
+        config_text = (Path(model_id) / "config.json").read_text(encoding="utf-8")
+    else:
+        from transformers.utils import cached_file
+
+        config_text = Path(cached_file(model_id, "config.json", local_files_only=True)).read_text(encoding="utf-8")
+    canonical = json.dumps({"model_id": model_id, "config_json": config_text}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def needs_precision_check(config: Any) -> bool:
+    """Return whether a run rechecks a sample in float32: recheck_float32 > 0 and a dtype other than float32."""
+    return int(getattr(config, "recheck_float32", 0)) > 0 and parse_dtype(config.dtype) != torch.float32
+

@@ -743,6 +743,8 @@ def _run(config: PathPatchingConfig, root: Path, log: EventLog, started: float) 
         ),
         "artifacts": [plot_path.relative_to(root).as_posix()],
         "provenance": probe_provenance(config, root, log, model, fingerprint, started),
+        # The nnsight backend runs the logit lens, activation patching and probing only.
+        "backend": "transformer_lens",
     }
     return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
 

@@ -113,9 +113,10 @@ def probe_provenance(config: Any, root: Path, log: EventLog, model: Any, weights
     """Build a results file's provenance from a probe config with `script_path`, `model_id` and `dtype`.
 
     The model id is recorded as the script writes it: a resolved path would pin this
-    machine's folders.
+    machine's folders. `remote` and `device_map` come from the config when it has them
+    (the nnsight settings), else False and None.
     """
-    return build_provenance(
+    provenance = build_provenance(
         script_path=config.script_path,
         project_root=root,
         run_id=log.run_id,
@@ -125,3 +126,6 @@ def probe_provenance(config: Any, root: Path, log: EventLog, model: Any, weights
         device=str(model.cfg.device),
         duration_s=time.perf_counter() - started,
     )
+    provenance["remote"] = bool(getattr(config, "remote", False))
+    provenance["device_map"] = getattr(config, "device_map", None)
+    return provenance

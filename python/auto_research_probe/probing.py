@@ -50,7 +50,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -69,17 +69,36 @@ from .models import (
     tokenize_prompt,
     weights_fingerprint,
 )
+from .nnsight_backend import NnsightLM, PaddedBatch, check_backend_settings, load_for_config, needs_precision_check, nnsight_fingerprint, pad_batch, precision_check
 from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, decide_status, write_json_atomic
 from .stats import cohens_d, noise_floor
 
 PRIMARY_METRIC = "selectivity"
+# The nnsight script's trace function: (lm, left-padded batch, layers, hook, position, n_prefix) ->
+# {layer: centred features [batch, d_model]}.
+ProbeFeaturesFunction = Callable[[NnsightLM, PaddedBatch, list[int], str, str, int], dict[int, torch.Tensor]]
 POSITIONS = ("last", "first", "mean")
 HOOKS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
 ENCODER_HOOKS = ("resid_pre", "resid_post")
 CONFIDENCE = 0.95
 ACCURACY_RANGE = (0.0, 1.0)
 DIFFERENCE_RANGE = (-1.0, 1.0)
+# The float32 recheck compares each feature vector with its float32 twin: ||x - x_float32|| / ||x_float32||.
+PRECISION_METRIC = "feature_relative_error"
+# Largest relative error that passes the check. bfloat16 keeps 8 bits of mantissa (a rounding error of
+# about 0.2% per operation), and the error grows through the layers. A healthy bfloat16 run of a deep
+# model is expected to stay within a few percent (an estimate; the demo model stays within 0.03), so
+# 0.1 marks vectors a tenth off, enough to change what a probe reads.
+FEATURE_TOLERANCE = 0.1
+NNSIGHT_SEMANTICS = (
+    " Backend nnsight: the same points read from the Hugging Face model by the script's trace function "
+    "(resid_pre: the input of block L, or the output of the last block for L = n_layers; resid_post: the output "
+    "of block L; attn_out: the attention module's output; mlp_out: the MLP's output; resid_mid: block L's input "
+    "plus its attention output), each vector centred over d_model as TransformerLens's centred weights give it. "
+    "Texts run in left-padded batches with the attention mask and position ids counted from each text's first "
+    "real token. There is no activation cache on this backend: every run does its forward passes."
+)
 # Noise draws averaged for random_baseline (the selectivity of the probe on random features).
 NOISE_DRAWS = 5
 
@@ -116,6 +135,12 @@ class ProbingConfig:
     script_path: str | None = None
     # Python code shipped with the model runs only when this is True (probe setup --trust-remote-code).
     trust_remote_code: bool = False
+    # "transformer_lens" or "nnsight"; the nnsight settings below apply to nnsight only.
+    backend: str = "transformer_lens"
+    remote: bool = False
+    device_map: str | None = None
+    recheck_float32: int = 0
+    module_paths: dict[str, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,12 +224,12 @@ class ProbeInputs:
         raise ValueError(f"position {position!r} is unknown: choose from {', '.join(POSITIONS)}")
 
 
-def _check_lengths(inputs: ProbeInputs, examples: Sequence[LabeledText] | None, n_ctx: int) -> None:
+def _check_lengths(inputs: ProbeInputs, examples: Sequence[LabeledText] | None, n_ctx: int | None) -> None:
     for index, (ids, (start, stop)) in enumerate(zip(inputs.token_ids, inputs.spans)):
         where = f"line {examples[index].line_number}" if examples is not None else f"text {index}"
         if stop <= start:
             raise ValueError(f"{where}: the text tokenizes to no tokens of its own")
-        if len(ids) > n_ctx:
+        if n_ctx is not None and len(ids) > n_ctx:
             raise ValueError(f"{where}: {len(ids)} tokens, more than the model's context of {n_ctx}")
 
 
@@ -324,6 +349,48 @@ def encoder_features(
             output = encoder.model(input_ids=tokens.to(device), attention_mask=mask.to(device), output_hidden_states=True)
             for layer in layers:
                 features[layer][start : start + len(batch_ids)] = _pool(output.hidden_states[layer + offset], rows[start : start + batch_size])
+    return features
+
+
+def nnsight_features(
+    lm: NnsightLM,
+    inputs: ProbeInputs,
+    layers: Sequence[int],
+    hook: str,
+    position: str,
+    probe_features: ProbeFeaturesFunction,
+    *,
+    batch_size: int = 32,
+    n_texts: int | None = None,
+) -> dict[int, np.ndarray]:
+    """Return {layer: float64 [n_texts, d_model]} from the nnsight script's trace function, in left-padded batches.
+
+    `probe_features(lm, batch, layers, hook, position, n_prefix)` reads the hook, pools
+    the position with the attention mask and centres each vector over d_model (the
+    view TransformerLens gives with its centred weights). `n_prefix` is the number of
+    special tokens before each text's own tokens (1 with a prepended BOS, else 0).
+    There is no activation cache on this backend. `n_texts` limits the run to the
+    first texts (the float32 recheck).
+    """
+    check_hook_and_position(hook, position)
+    total = len(inputs.token_ids) if n_texts is None else min(n_texts, len(inputs.token_ids))
+    starts = {start for start, _ in inputs.spans}
+    if len(starts) != 1:
+        raise ValueError("every text must have the same number of special tokens before its own tokens")
+    n_prefix = starts.pop()
+    features = {layer: np.empty((total, lm.cfg.d_model)) for layer in layers}
+    for start in range(0, total, batch_size):
+        rows = inputs.token_ids[start : min(start + batch_size, total)]
+        batch = pad_batch(lm, rows)
+        returned = probe_features(lm, batch, list(layers), hook, position, n_prefix)
+        for layer in layers:
+            value = returned[layer]
+            if tuple(value.shape) != (len(rows), lm.cfg.d_model):
+                raise ValueError(
+                    f"the trace function returned features of shape {tuple(value.shape)} at layer {layer}; "
+                    f"expected [batch={len(rows)}, d_model={lm.cfg.d_model}]"
+                )
+            features[layer][start : start + len(rows)] = value.detach().to("cpu").double().numpy()
     return features
 
 
@@ -491,21 +558,36 @@ def probed_token_one_hot(inputs: ProbeInputs, position: str) -> np.ndarray:
 # The probe: files in, results file out
 
 
-def run_probing(config: ProbingConfig, project_root: str | os.PathLike[str]) -> Path:
+def run_probing(
+    config: ProbingConfig, project_root: str | os.PathLike[str], probe_features: ProbeFeaturesFunction | None = None
+) -> Path:
     """Run the probing probe, write results/probe/<probe_id>.json and its plot, and return the JSON path.
 
     The settings, the labels file, each seed's classes against the folds, the hook for
     the model kind and the layers are all checked before any forward pass. A failed
     check raises ValueError and writes no results file.
+
+    Backend nnsight runs decoders only, because encoders run in Hugging Face directly.
+    The model loads with `nnsight_backend.load_nnsight_lm`, and `probe_features`, the
+    trace function of the generated script, reads one centred vector per text and
+    layer from left-padded batches (`nnsight_features`).
+    There is no activation cache on this backend. Examples, folds, probes, controls,
+    baselines, intervals, the plot and the results file are the same code as for
+    transformer_lens. With `recheck_float32` > 0 and a dtype other than float32, the
+    first recheck_float32 texts of the first seed are read again in float32 and the
+    results gain a `precision_check`.
     """
     _validate_config(config)
+    check_backend_settings(config)
+    if config.backend == "nnsight" and probe_features is None:
+        raise ValueError("backend 'nnsight' needs the script's trace function: call run_probing(config, root, probe_features=...)")
     root = Path(project_root).resolve()
     return run_with_events(
         intervention="probing",
         probe_id=config.probe_id,
         events_path=resolve_in_project(config.events_path, root),
         script_path=config.script_path,
-        body=lambda log, started: _run(config, root, log, started),
+        body=lambda log, started: _run(config, root, log, started, probe_features),
         milestones=("model.loaded", "probing.activations", "probing.fit"),
     )
 
@@ -522,7 +604,7 @@ def _draw_examples(config: ProbingConfig, log: EventLog, root: Path) -> tuple[li
     return draws, n_used
 
 
-def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Path:
+def _run(config: ProbingConfig, root: Path, log: EventLog, started: float, probe_features: ProbeFeaturesFunction | None) -> Path:
     draws, n_used = _draw_examples(config, log, root)
     examples = [example for draw in draws for example in draw]
     groups, offset = [], 0
@@ -532,25 +614,36 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Pa
 
     model_id = resolve_model_id(config.model_id, root)
     encoder = encoder_config(model_id) is not None
+    nnsight = config.backend == "nnsight"
+    if encoder and nnsight:
+        raise ValueError(
+            f"model {config.model_id!r} is an encoder, which runs in Hugging Face directly and not on the nnsight "
+            "backend; set the probe up with --backend transformer_lens or auto"
+        )
     check_hook_and_position(config.hook, config.position, encoder=encoder)
     load_started = time.perf_counter()
-    model: Any = (
-        load_encoder(model_id, config.dtype, config.device, trust_remote_code=config.trust_remote_code)
-        if encoder
-        else load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
-    )
+    if encoder:
+        model: Any = load_encoder(model_id, config.dtype, config.device, trust_remote_code=config.trust_remote_code)
+    elif nnsight:
+        model = load_for_config(config, model_id)
+    else:
+        model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
     layers = resolve_layers(model.cfg.n_layers, config.hook, config.layers)
     texts = [example.text for example in examples]
     inputs = encoder_inputs(model, texts, examples) if encoder else hooked_inputs(model, texts, examples)
-    if not encoder:
+    if not encoder and not nnsight:
         check_hookable(model, config.hook, layers)
-    fingerprint = weights_fingerprint(model.model if encoder else model)
+    if nnsight:
+        fingerprint = nnsight_fingerprint(model, model_id)
+    else:
+        fingerprint = weights_fingerprint(model.model if encoder else model)
     log.emit(
         "model.loaded",
         duration_ms=load_ms,
         model_id=config.model_id,
         model_kind="encoder" if encoder else "hooked_transformer",
+        backend=config.backend,
         n_layers=model.cfg.n_layers,
         weights_sha256=fingerprint,
     )
@@ -563,6 +656,9 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Pa
     features_started = time.perf_counter()
     if encoder:
         features = encoder_features(model, inputs, layers, config.hook, config.position, batch_size=config.batch_size)
+    elif nnsight:
+        assert probe_features is not None
+        features = nnsight_features(model, inputs, layers, config.hook, config.position, probe_features, batch_size=config.batch_size)
     else:
         cache = CacheSettings(resolve_in_project(config.cache_dir, root), log, config.model_id, fingerprint)
         features = hooked_features(model, inputs, layers, config.hook, config.position, cache=cache, batch_size=config.batch_size)
@@ -573,7 +669,7 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Pa
         position=config.position,
         layers=layers,
         n_texts=len(texts),
-        cached=not encoder,
+        cached=not encoder and not nnsight,
     )
 
     fit_started = time.perf_counter()
@@ -654,15 +750,72 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float) -> Pa
             f"scikit-learn Pipeline(StandardScaler, LogisticRegression(C={config.regularization_c}, penalty L2, "
             f"lbfgs, max_iter={config.max_iter})), fitted on the training folds only"
         ),
-        "layer_semantics": _layer_semantics(config.hook, encoder, model.cfg.n_layers) + " " + position_detail,
+        "layer_semantics": _layer_semantics(config.hook, encoder, model.cfg.n_layers)
+        + (NNSIGHT_SEMANTICS if nnsight else "")
+        + " "
+        + position_detail,
         "secondary_metrics": secondary,
         "components": components,
         "ci_method": _ci_method(config, len(config.seeds), best_layer, len(examples)),
         "alternative_explanations_not_ruled_out": explanations,
         "artifacts": [plot_path.relative_to(root).as_posix()],
         "provenance": probe_provenance(config, root, log, model, fingerprint, started),
+        "backend": config.backend,
     }
+    if nnsight and needs_precision_check(config):
+        assert probe_features is not None
+        results["precision_check"] = _precision_check(config, model_id, inputs, groups[0], layers, features, probe_features, log)
     return write_json_atomic(resolve_in_project(config.results_dir, root) / f"{config.probe_id}.json", results)
+
+
+def _precision_check(
+    config: ProbingConfig,
+    model_id: str,
+    inputs: ProbeInputs,
+    first_seed_rows: np.ndarray,
+    layers: list[int],
+    features: dict[int, np.ndarray],
+    probe_features: ProbeFeaturesFunction,
+    log: EventLog,
+) -> dict[str, Any]:
+    """Read the first recheck_float32 texts of the first seed again in float32 and compare their features.
+
+    The per-example value is the relative error of each text's feature vector at each
+    layer, ||x - x_float32|| / ||x_float32||, compared with 0 (the float32 run's own
+    error): a vector norm, because residual streams of large models have outlier
+    dimensions far larger than the rest, whose absolute errors would swamp a per-feature
+    comparison.
+    """
+    started = time.perf_counter()
+    n = min(config.recheck_float32, len(first_seed_rows))
+    rows = [int(row) for row in first_seed_rows[:n]]
+    sample = ProbeInputs([inputs.token_ids[row] for row in rows], [inputs.spans[row] for row in rows])
+    reference_lm = load_for_config(config, model_id, dtype="float32")
+    reference = nnsight_features(reference_lm, sample, layers, config.hook, config.position, probe_features, batch_size=config.batch_size)
+    del reference_lm
+    errors = []
+    for layer in layers:
+        norms = np.linalg.norm(reference[layer], axis=1)
+        # A vector of zeros has no relative error, so its absolute error is used.
+        errors.append(np.linalg.norm(features[layer][rows] - reference[layer], axis=1) / np.where(norms > 0, norms, 1.0))
+    run_values = np.stack(errors)
+    reference_values = np.zeros_like(run_values)
+    record = precision_check(
+        run_values,
+        reference_values,
+        metric=PRECISION_METRIC,
+        dtype=config.dtype,
+        tolerance=FEATURE_TOLERANCE,
+        n_examples=n,
+    )
+    log.emit(
+        "precision.checked",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        n_examples=record["n_examples"],
+        max_abs_diff=record["max_abs_diff"],
+        within_tolerance=record["within_tolerance"],
+    )
+    return record
 
 
 def check_hookable(model: Any, hook: str, layers: Sequence[int]) -> None:

@@ -1083,6 +1083,8 @@ def _run(config: SaeFeatureLookupConfig, root: Path, log: EventLog, started: flo
         "alternative_explanations_not_ruled_out": explanations,
         "artifacts": [_relative(path, root) for path in artifacts],
         "provenance": probe_provenance(config, root, log, model, fingerprint, started),
+        # The nnsight backend runs the logit lens, activation patching and probing only.
+        "backend": "transformer_lens",
     }
     if components:
         results["components"] = components

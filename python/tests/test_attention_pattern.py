@@ -208,6 +208,7 @@ def test_run_results_cover_every_head(tiny_run):
     root, path, results = tiny_run
     assert path == root / "results" / "probe" / "attention_tiny.json"
     assert results["intervention"] == "attention_pattern"
+    assert results["backend"] == "transformer_lens"
     assert results["metric"] == results["primary_metric"] == "induction_score"
     assert results["status"] == "exploratory"
     assert results["layers"] == [0, 1]

@@ -118,6 +118,10 @@ def test_run_logit_lens_results_file(tiny_model_dir, tmp_path, monkeypatch):
     assert len(set(results["alternative_explanations_not_ruled_out"])) == 2
     assert (tmp_path / results["artifacts"][0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["provenance"]["weights_sha256"]
+    assert results["backend"] == "transformer_lens"
+    assert "precision_check" not in results
+    assert results["provenance"]["remote"] is False
+    assert results["provenance"]["device_map"] is None
     assert np.isfinite(results["shuffled_control_mean"])
     assert results["layer_semantics"].endswith("Each prompt starts with one BOS token.")
 

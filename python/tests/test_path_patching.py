@@ -298,6 +298,7 @@ def test_demo_run_passes_validator(demo_model, tmp_path, monkeypatch):
     path = run_path_patching(config, tmp_path)
     results = json.loads(path.read_text(encoding="utf-8"))
     assert results["intervention"] == "path_patching"
+    assert results["backend"] == "transformer_lens"
     assert results["status"] == "exploratory"
     assert results["n_examples"] == 8
     assert results["receiver"].startswith("L1H")

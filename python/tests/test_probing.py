@@ -191,6 +191,7 @@ def test_planted_property_is_selective(tmp_path, tiny_model_dir, monkeypatch):
     results = json.loads(path.read_text(encoding="utf-8"))
 
     assert results["intervention"] == "probing"
+    assert results["backend"] == "transformer_lens"
     assert results["metric"] == results["primary_metric"] == "selectivity"
     assert results["layers"] == [0, 1, 2]
     assert results["n_examples"] == 40

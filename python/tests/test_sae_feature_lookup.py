@@ -282,6 +282,7 @@ def test_tiny_model_lookup_end_to_end(tmp_path, tiny_model_dir):
     results = json.loads(path.read_text())
 
     assert results["intervention"] == "sae_feature_lookup"
+    assert results["backend"] == "transformer_lens"
     assert results["layers"] == [1]
     assert results["hook_name"] == "blocks.1.hook_resid_post"
     assert results["metric"] == results["primary_metric"] == "top_feature_label_auroc"
