@@ -86,7 +86,6 @@ roughly 0.1 at most (an estimate that ignores correlated errors).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -101,8 +100,8 @@ from . import fast_patching
 from .cache import CacheSettings, hook_name
 from .datasets import sample_per_seed, warn_small_dataset
 from .events import EventLog
-from .models import load_hooked_model, parse_dtype, prepends_bos, resolve_model_id, weights_fingerprint
-from .nnsight_backend import BACKENDS, load_nnsight_lm, precision_check
+from .models import load_hooked_model, prepends_bos, resolve_model_id, weights_fingerprint
+from .nnsight_backend import check_backend_settings, load_for_config, needs_precision_check, nnsight_fingerprint, precision_check
 from .pairs import PatchingPair, check_baselines_differ, check_clear_gap, length_buckets, load_pairs_jsonl, logit_diff, pair_tensors, prepare_pairs
 from .probe_run import check_run_settings, probe_provenance, resolve_in_project, run_with_events, save_figure_atomic
 from .results import SCHEMA_VERSION, decide_status, write_json_atomic
@@ -594,20 +593,12 @@ def _validate_config(config: ActivationPatchingConfig) -> None:
         raise ValueError("alternative_explanations contains an empty string")
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}: choose {METHODS[0]!r} (activation patching) or {METHODS[1]!r} (its gradient estimate)")
-    if config.backend not in BACKENDS:
-        raise ValueError(f"unknown backend {config.backend!r}: choose from {', '.join(BACKENDS)}")
-    if config.recheck_float32 < 0:
-        raise ValueError(f"recheck_float32 must be 0 (off) or a number of pairs, got {config.recheck_float32}")
-    if config.backend == "nnsight":
-        if config.method == "attribution":
-            raise ValueError(
-                "method 'attribution' runs only on the transformer_lens backend (it takes gradients through "
-                "TransformerLens hooks); on nnsight set METHOD = 'exact', or set the probe up with --backend transformer_lens"
-            )
-    else:
-        for name, value in (("remote", config.remote), ("device_map", config.device_map), ("module_paths", config.module_paths)):
-            if value:
-                raise ValueError(f"{name}={value!r} needs the nnsight backend; the transformer_lens backend runs the model here on one device")
+    check_backend_settings(config)
+    if config.backend == "nnsight" and config.method == "attribution":
+        raise ValueError(
+            "method 'attribution' runs only on the transformer_lens backend (it takes gradients through "
+            "TransformerLens hooks); on nnsight set METHOD = 'exact', or set the probe up with --backend transformer_lens"
+        )
 
 
 def run_activation_patching(
@@ -663,27 +654,15 @@ def _summarise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray, n_
 def _load_model(config: ActivationPatchingConfig, model_id: str, dtype: str) -> Any:
     """Load the model for the configured backend: a HookedTransformer, or an NnsightLM."""
     if config.backend == "nnsight":
-        return load_nnsight_lm(
-            model_id,
-            dtype=dtype,
-            device_map=config.device_map,
-            remote=config.remote,
-            trust_remote_code=config.trust_remote_code,
-            module_paths=config.module_paths,
-            device=config.device,
-        )
+        return load_for_config(config, model_id, dtype=dtype)
     return load_hooked_model(model_id, dtype=dtype, device=config.device, trust_remote_code=config.trust_remote_code)
 
 
 def _fingerprint(config: ActivationPatchingConfig, model: Any, model_id: str) -> str:
     """Return the sha256 of the weights, or for a remote run (no weights here) of the model id and its config."""
-    if config.backend != "nnsight":
-        return weights_fingerprint(model)
-    if not config.remote:
-        return weights_fingerprint(model.hf_model)
-    config_file = Path(model_id) / "config.json"
-    config_text = config_file.read_text(encoding="utf-8") if config_file.is_file() else model.hf_model.config.to_json_string()
-    return hashlib.sha256(f"{config.model_id}\n{config_text}".encode("utf-8")).hexdigest()
+    if config.backend == "nnsight":
+        return nnsight_fingerprint(model, model_id)
+    return weights_fingerprint(model)
 
 
 def _baselines(config: ActivationPatchingConfig, model: Any, pairs: Sequence[PatchingPair], traces: NnsightTraces | None):
@@ -830,7 +809,7 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
         )
 
     precision = None
-    if config.recheck_float32 > 0 and parse_dtype(config.dtype) != torch.float32:
+    if needs_precision_check(config):
         check_started = time.perf_counter()
         precision = _precision_check(config, model_id, pairs, seed_groups[0], clean, corrupted, traces)
         log.emit(

@@ -449,7 +449,8 @@ def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
     """Return the provenance fingerprint: sha256 of the weights here, or of the id and config.json when remote.
 
     A remote model's weights stay on NDIF (here they are on the meta device), so its
-    fingerprint is sha256 over the model id and the text of its config.json.
+    fingerprint is sha256 over the model's name (the hub id, or a folder's name, so the
+    fingerprint does not depend on where the folder is) and the text of its config.json.
     """
     if lm.remote is not True:
         return weights_fingerprint(lm.hf_model)
@@ -459,7 +460,7 @@ def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
         from transformers.utils import cached_file
 
         config_text = Path(cached_file(model_id, "config.json", local_files_only=True)).read_text(encoding="utf-8")
-    canonical = json.dumps({"model_id": model_id, "config_json": config_text}, sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps({"model_id": lm.cfg.model_name, "config_json": config_text}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
