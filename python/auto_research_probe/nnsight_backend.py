@@ -1,7 +1,7 @@
 """The nnsight backend: a Hugging Face model in nnsight, with the module paths the probes read.
 
 TransformerLens rebuilds a model in its own classes; nnsight wraps the Hugging Face
-model as it is, so it loads any architecture transformers knows, large models spread
+model as it is, so it loads any architecture transformers supports, large models spread
 over several GPUs (`device_map`) and models that run remotely on NDIF. What the probes
 need from a model is a handful of modules per architecture, its *roles*:
 
