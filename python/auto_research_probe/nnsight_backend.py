@@ -188,7 +188,7 @@ def envoy_at(root: Any, path: str) -> Any:
 
 
 def check_module_paths(module_paths: Any) -> dict[str, str]:
-    """Return `module_paths` (a script's MODULE_PATHS; None is empty) as a dict, or raise ValueError naming the bad value.
+    """Return `module_paths` (a script's MODULE_PATHS, None for none) as a dict, or raise ValueError naming the bad value.
 
     It must map role names to non-empty dotted paths whose parts are attribute names
     or list indices, such as "transformer.h" or "model.layers.0.mlp".
@@ -274,7 +274,7 @@ def _blocks(hf_model: torch.nn.Module, path: str, architecture: str, required: b
 def _submodule(
     root: torch.nn.Module, path: str, role: str, architecture: str, prefix: str = "", required: bool = True
 ) -> torch.nn.Module | None:
-    """Return the module at `path` under `root`; when it is missing, raise ValueError, or return None if not `required`."""
+    """Return the module at `path` under `root`. A missing module raises ValueError, or returns None when not `required`."""
     current = root
     walked: list[str] = []
     for part in path.split("."):
@@ -305,10 +305,13 @@ def _model_config(hf_model: torch.nn.Module, architecture: str, paths: dict[str,
     config = hf_model.config
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     n_layers = len(hf_model.get_submodule(paths["blocks"]))
+
     d_model = _config_int(text_config, "hidden_size", "n_embd", "d_model")
     n_heads = _config_int(text_config, "num_attention_heads", "n_head")
     if d_model is None or n_heads is None:
         raise ValueError(f"the config of {model_name} ({architecture}) gives no hidden size or head count")
+    d_head = _config_int(text_config, "head_dim") or d_model // n_heads
+
     vocab_size = _config_int(text_config, "vocab_size")
     if "unembed" in paths:
         d_vocab = _check_unembed(hf_model.get_submodule(paths["unembed"]), paths["unembed"], d_model, vocab_size, architecture)
@@ -318,7 +321,7 @@ def _model_config(hf_model: torch.nn.Module, architecture: str, paths: dict[str,
         raise ValueError(f"the config of {model_name} ({architecture}) gives no vocabulary size; set MODULE_PATHS['unembed']")
     if "final_norm" in paths:
         _check_final_norm(hf_model.get_submodule(paths["final_norm"]), paths["final_norm"], d_model, architecture)
-    d_head = _config_int(text_config, "head_dim") or d_model // n_heads
+
     parameter = next(hf_model.parameters())
     return NnsightConfig(
         n_layers=n_layers,
@@ -352,7 +355,7 @@ def _check_unembed(module: torch.nn.Module, path: str, d_model: int, vocab_size:
     out_features = getattr(module, "out_features", None)
     in_features = getattr(module, "in_features", None)
     if not isinstance(out_features, int) and isinstance(weight, torch.Tensor) and weight.dim() == 2:
-        # transformers' Conv1D (GPT-2) stores its weight as [in, out] and its width as `nf`; Linear as [out, in].
+        # transformers' Conv1D (GPT-2) stores its weight as [in, out] and its width as `nf`, but Linear stores [out, in].
         if isinstance(getattr(module, "nf", None), int):
             out_features, in_features = module.nf, int(weight.shape[0])
         else:

@@ -211,7 +211,6 @@ def test_roles_limit_what_an_unknown_architecture_needs(lm):
         resolve_paths(lm.hf_model, "MysteryForCausalLM", {"blocks": "transformer.h"}, roles=logit_lens.NNSIGHT_ROLES)
     message = str(error.value)
     assert "(final_norm, unembed missing)" in message
-    assert "attn" not in message.split("missing")[0].split("role")[-1]
     assert resolve_paths(lm.hf_model, "MysteryForCausalLM", {"blocks": "transformer.h"}, roles=probing.nnsight_roles("resid_post")) == {
         "blocks": "transformer.h"
     }
@@ -253,7 +252,7 @@ def test_unknown_architecture_runs_with_the_roles_it_reads(tmp_path, monkeypatch
     code, package = make_demo_project(tmp_path, n_examples=12, seeds=[0])
     set_module_paths(code, intervention, paths)
     script = import_script(code, intervention, "nnsight")
-    # The demo model stands in for an unknown architecture: the script's runtime copy loses its table entry.
+    # The demo model serves as an unknown architecture: the script's runtime copy loses its table entry.
     monkeypatch.delitem(sys.modules[f"{package}.probe_runtime.nnsight_backend"].ARCHITECTURES, "GPT2LMHeadModel")
     assert script.main() == 0
     results = read_results(code, intervention)
@@ -264,7 +263,7 @@ def test_unknown_architecture_runs_with_the_roles_it_reads(tmp_path, monkeypatch
 # Provenance and semantics of nnsight runs
 
 
-def test_results_record_module_paths_and_decoding_modules(tmp_path):
+def test_results_record_module_paths(tmp_path):
     code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
     assert import_script(code, "logit_lens", "nnsight").main() == 0
     results = read_results(code, "logit_lens")
@@ -334,7 +333,7 @@ def refuse_trace(*arguments):
     raise AssertionError("the trace function ran before the context length was checked")
 
 
-def test_probing_text_longer_than_context_fails_before_any_trace(tmp_path):
+def test_probing_long_text_rejected_before_trace(tmp_path):
     (tmp_path / "data").mkdir()
     lines = [json.dumps({"text": f"kego fulo {'defi ' * index}kavu", "label": "a" if index % 2 else "b"}) for index in range(11)]
     lines.append(json.dumps({"text": long_text(71), "label": "a"}))

@@ -377,7 +377,7 @@ def test_unknown_module_path_is_named(project, traces):
     assert not (project / "results" / "probe" / "patching_nnsight_unit.json").exists()
 
 
-def test_pair_longer_than_context_fails_before_any_trace(project, lm):
+def test_long_pair_rejected_before_trace(project, lm):
     words = " ".join(json.loads(line)["clean"] for line in DEMO_PAIRS.read_text(encoding="utf-8").splitlines()[:6]).split()
     long_prompt = " ".join(words[:70])
     assert len(lm.tokenizer(long_prompt)["input_ids"]) + 1 == 71  # with BOS
