@@ -181,7 +181,8 @@ class ActivationPatchingConfig:
     trust_remote_code: bool = False
     # "transformer_lens" or "nnsight"; remote, device_map and module_paths are nnsight's (see nnsight_backend).
     backend: str = "transformer_lens"
-    remote: bool = False
+    # False runs here, True on NDIF, "local" serialises each request as for NDIF and runs it here.
+    remote: bool | str = False
     device_map: str | None = None
     # Rerun this many pairs of the first seed in float32 when dtype is not float32 (0: off).
     recheck_float32: int = 0

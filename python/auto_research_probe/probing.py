@@ -137,7 +137,8 @@ class ProbingConfig:
     trust_remote_code: bool = False
     # "transformer_lens" or "nnsight"; the nnsight settings below apply to nnsight only.
     backend: str = "transformer_lens"
-    remote: bool = False
+    # False runs here, True on NDIF, "local" serialises each request as for NDIF and runs it here.
+    remote: bool | str = False
     device_map: str | None = None
     recheck_float32: int = 0
     module_paths: dict[str, str] | None = None
