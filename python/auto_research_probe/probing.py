@@ -151,8 +151,8 @@ class ProbingConfig:
 def nnsight_roles(hook: str) -> tuple[str, ...]:
     """Return the module roles the nnsight trace function reads for `hook` (see nnsight_backend.ROLES).
 
-    Every hook reads the blocks; resid_mid and attn_out also read the attention module
-    and mlp_out the MLP.
+    Every hook reads the blocks. resid_mid and attn_out also read the attention module,
+    and mlp_out reads the MLP.
     """
     if hook in ("resid_mid", "attn_out"):
         return ("blocks", "attn")
