@@ -181,7 +181,8 @@ class ActivationPatchingConfig:
     trust_remote_code: bool = False
     # "transformer_lens" or "nnsight"; remote, device_map and module_paths are nnsight's (see nnsight_backend).
     backend: str = "transformer_lens"
-    remote: bool = False
+    # False runs here, True on NDIF, "local" serialises each request as for NDIF and runs it here.
+    remote: bool | str = False
     device_map: str | None = None
     # Rerun this many pairs of the first seed in float32 when dtype is not float32 (0: off).
     recheck_float32: int = 0
@@ -651,10 +652,22 @@ def _summarise(patched: np.ndarray, clean: np.ndarray, corrupted: np.ndarray, n_
     return _Summary(values, intervals, n_extended)
 
 
+def nnsight_roles(sites: Sequence[str]) -> tuple[str, ...]:
+    """Return the module roles the nnsight trace functions read for `sites` (see nnsight_backend.ROLES).
+
+    The blocks, the attention module (attn_out sites) and the projection after the heads
+    (head_out) are always read, because attn_out_all_pos and head_out are required
+    sites. The MLP is read only for mlp sites. The logit differences come from the
+    model's own logits, so the final norm and the unembedding are not read.
+    """
+    roles = ("blocks", "attn", "attn_out_proj")
+    return roles + ("mlp",) if any(site in MLP_SITES for site in sites) else roles
+
+
 def _load_model(config: ActivationPatchingConfig, model_id: str, dtype: str) -> Any:
     """Load the model for the configured backend: a HookedTransformer, or an NnsightLM."""
     if config.backend == "nnsight":
-        return load_for_config(config, model_id, dtype=dtype)
+        return load_for_config(config, model_id, nnsight_roles(config.sites), dtype=dtype)
     return load_hooked_model(model_id, dtype=dtype, device=config.device, trust_remote_code=config.trust_remote_code)
 
 
@@ -957,9 +970,10 @@ def _run(config: ActivationPatchingConfig, root: Path, log: EventLog, started: f
 def _nnsight_semantics(lm: Any) -> str:
     paths = lm.paths
     block = f"{paths['blocks']}.L"
+    mlp = f"mlp_out the output of {block}.{paths['mlp']}, " if "mlp" in paths else ""
     return (
         f" On the nnsight backend these are the Hugging Face modules' values: resid_pre is the input of {block}, "
-        f"attn_out the first output of {block}.{paths['attn']}, mlp_out the output of {block}.{paths['mlp']}, and head H "
+        f"attn_out the first output of {block}.{paths['attn']}, {mlp}and head H "
         f"the H-th slice of d_head columns of the input of {block}.{paths['attn_out_proj']}."
     )
 

@@ -45,6 +45,8 @@ from .stats import bootstrap_ci, cohens_d, mean, noise_floor
 PRIMARY_METRIC = "rank_of_correct_token"
 # The nnsight script's trace function: (lm, left-padded batch, layers) -> {layer: lens logits [batch, d_vocab]}.
 LensLogitsFunction = Callable[[NnsightLM, PaddedBatch, list[int]], dict[int, torch.Tensor]]
+# The module roles the nnsight trace function reads (see nnsight_backend.ROLES).
+NNSIGHT_ROLES = ("blocks", "final_norm", "unembed")
 DEFAULT_ALTERNATIVE_EXPLANATIONS = (
     "The final layer norm and unembedding are tuned to the last residual stream, so "
     "applying them to early residuals is off-distribution: early-layer ranks may "
@@ -54,13 +56,6 @@ DEFAULT_ALTERNATIVE_EXPLANATIONS = (
     "statistics rather than from the context, which would give good ranks at early "
     "layers without any in-context computation; the shuffled control only partly "
     "separates the two when the answer tokens repeat across examples.",
-)
-NNSIGHT_SEMANTICS = (
-    " Backend nnsight: the same residual streams read from the Hugging Face model (the input of block L, "
-    "the output of the last block) by the script's trace function, with the final norm and the unembedding "
-    "applied to each; prompts run in left-padded batches with the attention mask and position ids counted "
-    "from each prompt's first real token, so each prediction is at the last column. There is no activation "
-    "cache on this backend: every run does its forward passes."
 )
 # Largest |log-prob difference| in nats between a reduced-precision run and its float32 rerun that
 # passes the precision check. bfloat16 keeps 8 bits of mantissa (relative error 2^-8, about 0.4%), so
@@ -101,7 +96,8 @@ class LogitLensConfig:
     trust_remote_code: bool = False
     # "transformer_lens" or "nnsight"; the nnsight settings below apply to nnsight only.
     backend: str = "transformer_lens"
-    remote: bool = False
+    # False runs here, True on NDIF, "local" serialises each request as for NDIF and runs it here.
+    remote: bool | str = False
     device_map: str | None = None
     recheck_float32: int = 0
     module_paths: dict[str, str] | None = None
@@ -216,6 +212,34 @@ def metrics_from_logits(
     return metrics
 
 
+def nnsight_semantics(lm: NnsightLM) -> str:
+    """Describe what the nnsight run read and which modules decoded it, by their resolved paths.
+
+    A MODULE_PATHS override changes these paths, and with them the numbers.
+    """
+    paths = lm.paths
+    return (
+        f" Backend nnsight: the same residual streams read from the Hugging Face model (the input of "
+        f"{paths['blocks']}.L, the output of the last block) by the script's trace function, each decoded by the "
+        f"final norm module {paths['final_norm']} and the unembedding module {paths['unembed']}. Prompts run in "
+        "left-padded batches with the attention mask and position ids counted from each prompt's first real token, "
+        "so each prediction is at the last column. There is no activation cache on this backend: every run does "
+        "its forward passes."
+    )
+
+
+def check_context_length(examples: list[LensExample], n_ctx: int | None) -> None:
+    """Raise ValueError naming the prompts line when an example's input is longer than the model's context."""
+    if n_ctx is None:
+        return
+    for example in examples:
+        if len(example.input_ids) > n_ctx:
+            raise ValueError(
+                f"prompts line {example.line_number}: the prompt has {len(example.input_ids)} tokens, "
+                f"more than the model's context of {n_ctx}; shorten it or remove the line"
+            )
+
+
 def _validate_config(config: LogitLensConfig) -> None:
     check_run_settings(config.probe_id, config.n_examples, config.seeds)
     explanations = [text.strip() for text in config.alternative_explanations]
@@ -266,7 +290,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float, len
     nnsight = config.backend == "nnsight"
     load_started = time.perf_counter()
     if nnsight:
-        model: Any = load_for_config(config, model_id)
+        model: Any = load_for_config(config, model_id, NNSIGHT_ROLES)
     else:
         model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
@@ -293,6 +317,8 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float, len
         warn_small_dataset(log, config.prompts_path, len(pool), config.n_examples, n_used, len(config.seeds))
 
     per_seed_examples = [[prepare_example(model, example) for example in chosen] for chosen in draws]
+    for examples in per_seed_examples:
+        check_context_length(examples, getattr(model.cfg, "n_ctx", None))
     permuted = _permuted_correct_tokens(per_seed_examples, config.bootstrap_seed)
     last_layer = layers[-1]
     if nnsight:
@@ -362,7 +388,7 @@ def _run(config: LogitLensConfig, root: Path, log: EventLog, started: float, len
         "effect_size": _effect_size(shuffled_ranks, real_ranks),
         "layer_semantics": LAYER_SEMANTICS
         + (" Each prompt starts with one BOS token." if prepends_bos(model) else " No BOS token is prepended.")
-        + (NNSIGHT_SEMANTICS if nnsight else ""),
+        + (nnsight_semantics(model) if nnsight else ""),
         "secondary_metrics": secondary,
         "ci_method": (
             f"Percentile bootstrap 95% interval of the mean (Efron & Tibshirani 1993), "
@@ -457,7 +483,7 @@ def _precision_check(
     """Rerun the first recheck_float32 examples in float32 and compare their log-probs at every layer."""
     sample = examples[: config.recheck_float32]
     load_started = time.perf_counter()
-    reference_lm = load_for_config(config, model_id, dtype="float32")
+    reference_lm = load_for_config(config, model_id, NNSIGHT_ROLES, dtype="float32")
     logits = _lens_logits_in_batches(reference_lm, sample, layers, lens_logits, config.batch_size)
     del reference_lm
     reference = metrics_from_logits(logits, torch.tensor([example.correct_token for example in sample]))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     "GPTNeoXForCausalLM": {
         "blocks": "gpt_neox.layers",
         "final_norm": "gpt_neox.final_layer_norm",
-        "unembed": "embed_out",
+        # transformers 5 renamed GPT-NeoX's embed_out to lm_head (and renames it in old checkpoints).
+        "unembed": "lm_head",
         "attn": "attention",
         "attn_out_proj": "attention.dense",
         "mlp": "mlp",
@@ -96,6 +98,11 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     },
 }
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+# The values of `remote`: False runs here, True on NDIF, "local" serialises each request as for NDIF
+# and runs it here (nnsight's offline check).
+REMOTE_MODES = (False, True, "local")
+# One part of a dotted module path: an attribute name or a list index.
+_PATH_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 NDIF_KEY_ENV = "NDIF_API_KEY"
 NDIF_CONNECT_TIMEOUT_S = 5.0
 
@@ -145,6 +152,11 @@ class NnsightLM:
         """Return the envoy of `role`, inside block `layer` for attn, attn_out_proj and mlp."""
         if role not in ROLES:
             raise ValueError(f"unknown module role {role!r}: choose from {', '.join(ROLES)}")
+        if role not in self.paths:
+            raise ValueError(
+                f"module role {role!r} has no path for this {self.cfg.architecture} model (resolved: {', '.join(self.paths)}); "
+                f"add MODULE_PATHS[{role!r}] in the script"
+            )
         if role in BLOCK_ROLES:
             if layer is None:
                 raise ValueError(f"module role {role!r} is inside a block: give its layer")
@@ -175,48 +187,101 @@ def envoy_at(root: Any, path: str) -> Any:
     return current
 
 
-def resolve_paths(hf_model: torch.nn.Module, architecture: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Return the module path of every role, checked against the model's own module tree.
+def check_module_paths(module_paths: Any) -> dict[str, str]:
+    """Return `module_paths` (a script's MODULE_PATHS, None for none) as a dict, or raise ValueError naming the bad value.
 
-    `overrides` replace or add paths (a script's MODULE_PATHS). Raises ValueError for an
-    architecture with no table and no complete override, an unknown role, and a path
-    that names no module, saying which part is missing and what is there instead.
+    It must map role names to non-empty dotted paths whose parts are attribute names
+    or list indices, such as "transformer.h" or "model.layers.0.mlp".
     """
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(ROLES))
-    if unknown:
-        raise ValueError(f"MODULE_PATHS names unknown role {unknown[0]!r}: the roles are {', '.join(ROLES)}")
+    if module_paths is None:
+        return {}
+    if not isinstance(module_paths, dict):
+        raise ValueError(
+            f"MODULE_PATHS must be a dict of role -> dotted module path, such as {{'blocks': 'transformer.h'}}, "
+            f"got a {type(module_paths).__name__}: {module_paths!r}"
+        )
+    for role, path in module_paths.items():
+        if role not in ROLES:
+            raise ValueError(f"MODULE_PATHS names unknown role {role!r}: the roles are {', '.join(ROLES)}")
+        if not isinstance(path, str) or not all(_PATH_PART.fullmatch(part) for part in path.split(".")):
+            raise ValueError(
+                f"MODULE_PATHS[{role!r}] must be a dotted module path of attribute names and list indices, "
+                f"such as 'transformer.h' or 'model.layers', got {path!r}"
+            )
+    return dict(module_paths)
+
+
+def resolve_paths(
+    hf_model: torch.nn.Module, architecture: str, overrides: dict[str, str] | None = None, roles: tuple[str, ...] = ROLES
+) -> dict[str, str]:
+    """Return the module path of each role, checked against the model's own module tree.
+
+    `roles` are the roles the probe reads, `overrides` a script's MODULE_PATHS, which
+    replace or add paths. Every role in `roles` and every override must name a module.
+    The architecture table's other roles are kept where the model has them, so an
+    edited trace can still read them. Raises ValueError for an invalid MODULE_PATHS, an
+    architecture with no table whose overrides miss a role in `roles`, and a path that
+    names no module, saying which part is missing and what is there instead.
+    """
+    overrides = check_module_paths(overrides)
+    needed = [role for role in ROLES if role in roles or role in overrides]
+    if "blocks" not in needed and any(role in BLOCK_ROLES for role in needed):
+        needed.insert(0, "blocks")
     base = ARCHITECTURES.get(architecture)
     if base is None:
-        missing = [role for role in ROLES if role not in overrides]
+        missing = [role for role in needed if role not in overrides]
         if missing:
             raise ValueError(
                 f"architecture {architecture!r} is not one the nnsight backend knows ({', '.join(sorted(ARCHITECTURES))}); "
-                f"set MODULE_PATHS in the script to the module path of each role ({', '.join(missing)} missing), "
+                f"set MODULE_PATHS in the script to the module path of each role this probe reads ({', '.join(missing)} missing), "
                 "or use a model of a known architecture"
             )
         base = {}
-    paths = {**base, **overrides}
-    blocks = _submodule(hf_model, paths["blocks"], "blocks", architecture)
-    if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0:
-        raise ValueError(
-            f"module path {paths['blocks']!r} (role blocks) in {architecture} is a {type(blocks).__name__}, "
-            "not a non-empty list of transformer blocks; set MODULE_PATHS['blocks'] to the block list"
-        )
+    candidates = {**base, **overrides}
+    paths: dict[str, str] = {}
+    blocks = None
+    if "blocks" in candidates:
+        blocks = _blocks(hf_model, candidates["blocks"], architecture, required="blocks" in needed)
+        if blocks is not None:
+            paths["blocks"] = candidates["blocks"]
     for role in ROLES:
-        if role == "blocks":
+        if role == "blocks" or role not in candidates:
             continue
-        root = blocks[0] if role in BLOCK_ROLES else hf_model
-        _submodule(root, paths[role], role, architecture, prefix=f"{paths['blocks']}.0." if role in BLOCK_ROLES else "")
+        required = role in needed
+        if role in BLOCK_ROLES:
+            if blocks is None:
+                continue
+            found = _submodule(blocks[0], candidates[role], role, architecture, prefix=f"{candidates['blocks']}.0.", required=required)
+        else:
+            found = _submodule(hf_model, candidates[role], role, architecture, required=required)
+        if found is not None:
+            paths[role] = candidates[role]
     return paths
 
 
-def _submodule(root: torch.nn.Module, path: str, role: str, architecture: str, prefix: str = "") -> torch.nn.Module:
+def _blocks(hf_model: torch.nn.Module, path: str, architecture: str, required: bool) -> torch.nn.ModuleList | None:
+    blocks = _submodule(hf_model, path, "blocks", architecture, required=required)
+    if blocks is not None and (not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0):
+        if not required:
+            return None
+        raise ValueError(
+            f"module path {path!r} (role blocks) in {architecture} is a {type(blocks).__name__}, "
+            "not a non-empty list of transformer blocks; set MODULE_PATHS['blocks'] to the block list"
+        )
+    return blocks
+
+
+def _submodule(
+    root: torch.nn.Module, path: str, role: str, architecture: str, prefix: str = "", required: bool = True
+) -> torch.nn.Module | None:
+    """Return the module at `path` under `root`. A missing module raises ValueError, or returns None when not `required`."""
     current = root
     walked: list[str] = []
     for part in path.split("."):
         children = dict(current.named_children())
         if part not in children:
+            if not required:
+                return None
             where = prefix + ".".join(walked) if walked or prefix else "the model"
             listed = ", ".join(children) or "none"
             raise ValueError(
@@ -240,13 +305,23 @@ def _model_config(hf_model: torch.nn.Module, architecture: str, paths: dict[str,
     config = hf_model.config
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     n_layers = len(hf_model.get_submodule(paths["blocks"]))
-    unembed = hf_model.get_submodule(paths["unembed"])
-    d_vocab = int(unembed.weight.shape[0]) if getattr(unembed, "weight", None) is not None else int(text_config.vocab_size)
+
     d_model = _config_int(text_config, "hidden_size", "n_embd", "d_model")
     n_heads = _config_int(text_config, "num_attention_heads", "n_head")
     if d_model is None or n_heads is None:
         raise ValueError(f"the config of {model_name} ({architecture}) gives no hidden size or head count")
     d_head = _config_int(text_config, "head_dim") or d_model // n_heads
+
+    vocab_size = _config_int(text_config, "vocab_size")
+    if "unembed" in paths:
+        d_vocab = _check_unembed(hf_model.get_submodule(paths["unembed"]), paths["unembed"], d_model, vocab_size, architecture)
+    elif vocab_size is not None:
+        d_vocab = vocab_size
+    else:
+        raise ValueError(f"the config of {model_name} ({architecture}) gives no vocabulary size; set MODULE_PATHS['unembed']")
+    if "final_norm" in paths:
+        _check_final_norm(hf_model.get_submodule(paths["final_norm"]), paths["final_norm"], d_model, architecture)
+
     parameter = next(hf_model.parameters())
     return NnsightConfig(
         n_layers=n_layers,
@@ -263,6 +338,58 @@ def _model_config(hf_model: torch.nn.Module, architecture: str, paths: dict[str,
     )
 
 
+def _check_unembed(module: torch.nn.Module, path: str, d_model: int, vocab_size: int | None, architecture: str) -> int:
+    """Return the unembedding's output width after checking that it maps d_model vectors to vocab_size logits.
+
+    The check reads shapes only, so it works on the meta device (remote) and with
+    device_map. A module with neither `in_features`/`out_features` nor a 2-D weight,
+    such as custom code, passes unchecked.
+    """
+    fix = f"set MODULE_PATHS['unembed'] to the output projection that produces the logits (lm_head in most models)"
+    if isinstance(module, torch.nn.Embedding):
+        raise ValueError(
+            f"module path {path!r} (role unembed) in {architecture} is an Embedding, which maps token ids to vectors, "
+            f"not d_model vectors to logits; {fix}"
+        )
+    weight = getattr(module, "weight", None)
+    out_features = getattr(module, "out_features", None)
+    in_features = getattr(module, "in_features", None)
+    if not isinstance(out_features, int) and isinstance(weight, torch.Tensor) and weight.dim() == 2:
+        # transformers' Conv1D (GPT-2) stores its weight as [in, out] and its width as `nf`, but Linear stores [out, in].
+        if isinstance(getattr(module, "nf", None), int):
+            out_features, in_features = module.nf, int(weight.shape[0])
+        else:
+            out_features, in_features = int(weight.shape[0]), int(weight.shape[1])
+    if not isinstance(out_features, int):
+        if vocab_size is None:
+            raise ValueError(f"the vocabulary size of {architecture} is unknown: neither its config nor module {path!r} gives it")
+        return vocab_size
+    expected = vocab_size if vocab_size is not None else out_features
+    if out_features != expected or (isinstance(in_features, int) and in_features != d_model):
+        raise ValueError(
+            f"module path {path!r} (role unembed) in {architecture} maps {in_features} features to {out_features}, "
+            f"but the unembedding maps d_model={d_model} to the vocabulary size {expected}; {fix}"
+        )
+    return out_features
+
+
+def _check_final_norm(module: torch.nn.Module, path: str, d_model: int, architecture: str) -> None:
+    """Raise ValueError when `module` cannot be a normalisation layer over d_model features.
+
+    A LayerNorm or RMSNorm has, at most, a scale and a shift of d_model values each
+    (no parameters without elementwise affine). A linear layer, an embedding or a
+    block has a 2-D weight, so it is rejected.
+    NOTE: a module without parameters, such as Dropout or Identity, passes this check.
+    """
+    for name, parameter in module.named_parameters():
+        if parameter.dim() != 1 or parameter.shape[0] != d_model:
+            raise ValueError(
+                f"module path {path!r} (role final_norm) in {architecture} is a {type(module).__name__} with parameter "
+                f"{name!r} of shape {list(parameter.shape)}, not a normalisation layer (a LayerNorm or RMSNorm has "
+                f"weights of shape [{d_model}]); set MODULE_PATHS['final_norm'] to the final layer norm"
+            )
+
+
 def load_nnsight_lm(
     model_id: str,
     dtype: str = "float32",
@@ -271,6 +398,7 @@ def load_nnsight_lm(
     trust_remote_code: bool = False,
     module_paths: dict[str, str] | None = None,
     device: str | None = None,
+    roles: tuple[str, ...] = ROLES,
 ) -> NnsightLM:
     """Load `model_id` (a local folder or a hub id in the local cache) into nnsight, offline.
 
@@ -279,12 +407,17 @@ def load_nnsight_lm(
     the weights over the GPUs through accelerate; without it the model goes to `device`
     (default: CUDA when present, else the CPU). With `remote=True` the weights stay on
     the meta device here and every trace runs on NDIF: the API key and the connection
-    are checked first (`check_remote_ready`). The model is in eval mode, gradients off.
+    are checked first (`check_remote_ready`). `roles` are the module roles the probe
+    reads: each needs a path (from the architecture table or `module_paths`). The model
+    is in eval mode, gradients off.
     """
     from nnsight import TransformersModel
     from transformers import AutoTokenizer
 
     torch_dtype = parse_dtype(dtype)
+    check_module_paths(module_paths)
+    if remote not in REMOTE_MODES or not isinstance(remote, (bool, str)):
+        raise ValueError(f"remote must be False, True (NDIF) or 'local' (serialise each request and run it here), got {remote!r}")
     if device_map is not None and device_map not in DEVICE_MAPS:
         raise ValueError(f"device_map {device_map!r} is not supported: use one of {', '.join(DEVICE_MAPS)}")
     if remote is True:
@@ -309,7 +442,7 @@ def load_nnsight_lm(
     hf_model.requires_grad_(False)
     architectures = list(getattr(hf_model.config, "architectures", None) or [])
     architecture = architectures[0] if architectures else type(hf_model).__name__
-    paths = resolve_paths(hf_model, architecture, module_paths)
+    paths = resolve_paths(hf_model, architecture, module_paths, roles)
     name = Path(model_id).name if local else model_id
     return NnsightLM(model, tokenizer, _model_config(hf_model, architecture, paths, name, tokenizer), paths, remote)
 
@@ -341,13 +474,23 @@ def block_output(value: Any) -> torch.Tensor:
     return value[0] if isinstance(value, tuple) else value
 
 
-def check_remote_ready(timeout_s: float = NDIF_CONNECT_TIMEOUT_S) -> None:
-    """Raise ValueError unless NDIF_API_KEY is set and the NDIF host accepts a connection.
+class NdifUnreachableError(ConnectionError):
+    """The NDIF host refused or timed out a connection: a network problem, not an invalid setting.
 
+    It is an OSError, so the generated scripts exit with code 3 (environment) for it,
+    not 2 (usage error).
+    """
+
+
+def check_remote_ready(timeout_s: float = NDIF_CONNECT_TIMEOUT_S) -> None:
+    """Check that NDIF_API_KEY is set and the NDIF host accepts a connection.
+
+    Raises ValueError when the key is missing or NDIF_HOST is not an http(s) URL, and
+    NdifUnreachableError (an OSError) when no connection opens within `timeout_s`
+    seconds, so a machine without network fails here instead of inside the first trace.
     nnsight reads the key from the environment itself; this only checks that it is
     there and never prints, logs or stores it. The host is nnsight's configured one
-    (NDIF_HOST overrides it). A machine without network fails here within `timeout_s`
-    seconds instead of inside the first trace.
+    (NDIF_HOST overrides it).
     """
     if not os.environ.get(NDIF_KEY_ENV, "").strip():
         raise ValueError(
@@ -365,7 +508,7 @@ def check_remote_ready(timeout_s: float = NDIF_CONNECT_TIMEOUT_S) -> None:
         with socket.create_connection((parts.hostname, port), timeout=timeout_s):
             pass
     except OSError as error:
-        raise ValueError(
+        raise NdifUnreachableError(
             f"cannot reach NDIF at {parts.scheme}://{parts.hostname}:{port} ({type(error).__name__}: {error}); "
             "remote runs need a network connection to NDIF: check the connection, or set the probe up without --remote "
             "to run the model here"
@@ -417,6 +560,9 @@ def check_backend_settings(config: Any) -> None:
     device_map = getattr(config, "device_map", None)
     if device_map is not None and device_map not in DEVICE_MAPS:
         raise ValueError(f"device_map {device_map!r} is not supported: use one of {', '.join(DEVICE_MAPS)}")
+    remote = getattr(config, "remote", False)
+    if remote not in REMOTE_MODES or not isinstance(remote, (bool, str)):
+        raise ValueError(f"remote must be False, True (NDIF) or 'local' (serialise each request and run it here), got {remote!r}")
     if backend == "transformer_lens":
         used = [
             name
@@ -430,10 +576,15 @@ def check_backend_settings(config: Any) -> None:
         ]
         if used:
             raise ValueError(f"{', '.join(used)} applies to the nnsight backend only: set backend='nnsight' or remove it")
+    else:
+        check_module_paths(getattr(config, "module_paths", None))
 
 
-def load_for_config(config: Any, model_id: str, dtype: str | None = None) -> NnsightLM:
-    """Load `model_id` with a probe config's nnsight settings; `dtype` overrides the config's (the float32 recheck)."""
+def load_for_config(config: Any, model_id: str, roles: tuple[str, ...], dtype: str | None = None) -> NnsightLM:
+    """Load `model_id` with a probe config's nnsight settings and the module `roles` the probe reads.
+
+    `dtype` overrides the config's (the float32 recheck).
+    """
     return load_nnsight_lm(
         model_id,
         dtype=dtype or config.dtype,
@@ -442,6 +593,7 @@ def load_for_config(config: Any, model_id: str, dtype: str | None = None) -> Nns
         trust_remote_code=config.trust_remote_code,
         module_paths=config.module_paths,
         device=config.device,
+        roles=roles,
     )
 
 

@@ -114,7 +114,10 @@ def probe_provenance(config: Any, root: Path, log: EventLog, model: Any, weights
 
     The model id is recorded as the script writes it: a resolved path would pin this
     machine's folders. `remote` and `device_map` come from the config when it has them
-    (the nnsight settings), else False and None.
+    (the nnsight settings), else False and None. `remote` is true only for a run on
+    NDIF (`remote is True`), not for "local", which serialises each request but runs
+    it here. An nnsight run also records `module_paths`, the resolved module path of
+    each role (`NnsightLM.paths`, MODULE_PATHS overrides included).
     """
     provenance = build_provenance(
         script_path=config.script_path,
@@ -126,6 +129,8 @@ def probe_provenance(config: Any, root: Path, log: EventLog, model: Any, weights
         device=str(model.cfg.device),
         duration_s=time.perf_counter() - started,
     )
-    provenance["remote"] = bool(getattr(config, "remote", False))
+    provenance["remote"] = getattr(config, "remote", False) is True
     provenance["device_map"] = getattr(config, "device_map", None)
+    if getattr(config, "backend", "transformer_lens") == "nnsight":
+        provenance["module_paths"] = dict(model.paths)
     return provenance

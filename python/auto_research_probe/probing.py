@@ -137,7 +137,8 @@ class ProbingConfig:
     trust_remote_code: bool = False
     # "transformer_lens" or "nnsight"; the nnsight settings below apply to nnsight only.
     backend: str = "transformer_lens"
-    remote: bool = False
+    # False runs here, True on NDIF, "local" serialises each request as for NDIF and runs it here.
+    remote: bool | str = False
     device_map: str | None = None
     recheck_float32: int = 0
     module_paths: dict[str, str] | None = None
@@ -145,6 +146,19 @@ class ProbingConfig:
 
 # ---------------------------------------------------------------------------------------
 # Settings checks
+
+
+def nnsight_roles(hook: str) -> tuple[str, ...]:
+    """Return the module roles the nnsight trace function reads for `hook` (see nnsight_backend.ROLES).
+
+    Every hook reads the blocks. resid_mid and attn_out also read the attention module,
+    and mlp_out reads the MLP.
+    """
+    if hook in ("resid_mid", "attn_out"):
+        return ("blocks", "attn")
+    if hook == "mlp_out":
+        return ("blocks", "mlp")
+    return ("blocks",)
 
 
 def check_hook_and_position(hook: str, position: str, encoder: bool = False) -> None:
@@ -625,7 +639,7 @@ def _run(config: ProbingConfig, root: Path, log: EventLog, started: float, probe
     if encoder:
         model: Any = load_encoder(model_id, config.dtype, config.device, trust_remote_code=config.trust_remote_code)
     elif nnsight:
-        model = load_for_config(config, model_id)
+        model = load_for_config(config, model_id, nnsight_roles(config.hook))
     else:
         model = load_hooked_model(model_id, dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code)
     load_ms = (time.perf_counter() - load_started) * 1000
@@ -790,7 +804,7 @@ def _precision_check(
     n = min(config.recheck_float32, len(first_seed_rows))
     rows = [int(row) for row in first_seed_rows[:n]]
     sample = ProbeInputs([inputs.token_ids[row] for row in rows], [inputs.spans[row] for row in rows])
-    reference_lm = load_for_config(config, model_id, dtype="float32")
+    reference_lm = load_for_config(config, model_id, nnsight_roles(config.hook), dtype="float32")
     reference = nnsight_features(reference_lm, sample, layers, config.hook, config.position, probe_features, batch_size=config.batch_size)
     del reference_lm
     errors = []

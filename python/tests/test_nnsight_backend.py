@@ -7,7 +7,9 @@ machine: the closed port is one this test bound on 127.0.0.1 and released.
 
 from __future__ import annotations
 
+import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,16 @@ from auto_research_probe import nnsight_backend
 from auto_research_probe.logit_lens import LogitLensConfig, run_logit_lens
 from auto_research_probe.nnsight_backend import (
     check_backend_settings,
+    NdifUnreachableError,
+    check_module_paths,
     check_remote_ready,
     load_nnsight_lm,
     pad_batch,
     precision_check,
     resolve_paths,
 )
+from auto_research_probe import logit_lens, probing
+from auto_research_probe.models import tokenize_prompt, weights_fingerprint
 from auto_research_probe.probing import ProbingConfig, run_probing
 from nnsight_project import DEMO_MODEL, import_script, make_demo_project
 
@@ -103,6 +109,241 @@ def test_script_exits_2_naming_a_wrong_module_path(tmp_path, capsys):
     assert not (code / "results" / "probe" / "logit_lens_nnsight.json").exists()
 
 
+@pytest.mark.parametrize(
+    "module_paths, shown",
+    [
+        ({"blocks": 5}, "got 5"),
+        (["transformer.h"], "got a list: ['transformer.h']"),
+        ({"blocks": ""}, "got ''"),
+        ({"blocks": "transformer..h"}, "got 'transformer..h'"),
+        ({"blocks": "transformer.h[0]"}, "got 'transformer.h[0]'"),
+        ({"blocks": "transformer.h "}, "got 'transformer.h '"),
+        ({"unembed": None}, "got None"),
+    ],
+)
+def test_invalid_module_paths_are_named(lm, module_paths, shown):
+    with pytest.raises(ValueError) as error:
+        check_module_paths(module_paths)
+    assert shown in str(error.value)
+    assert "MODULE_PATHS" in str(error.value)
+    with pytest.raises(ValueError, match="MODULE_PATHS"):
+        resolve_paths(lm.hf_model, "GPT2LMHeadModel", module_paths)
+
+
+def test_valid_module_paths_pass():
+    paths = {"blocks": "model.layers", "mlp": "mlp", "attn_out_proj": "self_attn.o_proj", "unembed": "model.decoder.0.lm_head_2"}
+    assert check_module_paths(paths) == paths
+    assert check_module_paths(None) == {}
+
+
+@pytest.mark.parametrize("module_paths", ["{'blocks': 5}", "['transformer.h']"])
+def test_script_exits_2_for_invalid_module_paths(tmp_path, capsys, module_paths):
+    code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
+    script = code / "analysis" / "logit_lens_nnsight.py"
+    script.write_text(script.read_text(encoding="utf-8").replace("\nMODULE_PATHS = {}\n", f"\nMODULE_PATHS = {module_paths}\n"), encoding="utf-8")
+    assert import_script(code, "logit_lens", "nnsight").main() == 2
+    stderr = capsys.readouterr().err
+    assert "error: MODULE_PATHS" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_embedding_as_unembed_is_rejected_at_load():
+    with pytest.raises(ValueError) as error:
+        load_nnsight_lm(str(DEMO_MODEL), device="cpu", module_paths={"unembed": "transformer.wte"})
+    message = str(error.value)
+    assert "'transformer.wte' (role unembed)" in message
+    assert "is an Embedding" in message
+
+
+def test_unembed_width_must_be_the_vocabulary():
+    with pytest.raises(ValueError, match=r"'transformer\.h\.0\.mlp\.c_proj' \(role unembed\) .* maps 256 features to 64, .*d_model=64 to the vocabulary size 204"):
+        load_nnsight_lm(str(DEMO_MODEL), device="cpu", module_paths={"unembed": "transformer.h.0.mlp.c_proj"})
+
+
+@pytest.mark.parametrize("path, kind", [("lm_head", "Linear"), ("transformer.h.1", "GPT2Block"), ("transformer.wpe", "Embedding")])
+def test_final_norm_must_be_a_norm(path, kind):
+    with pytest.raises(ValueError) as error:
+        load_nnsight_lm(str(DEMO_MODEL), device="cpu", module_paths={"final_norm": path})
+    message = str(error.value)
+    assert f"{path!r} (role final_norm)" in message
+    assert f"is a {kind} with parameter" in message
+    assert "not a normalisation layer" in message
+
+
+def tiny_config(architecture: str):
+    """A two-layer, 32-wide config of `architecture`, small enough to build in a test."""
+    import transformers
+
+    sizes = dict(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, num_key_value_heads=4)
+    if architecture == "GPT2LMHeadModel":
+        return transformers.GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=4)
+    if architecture == "OPTForCausalLM":
+        return transformers.OPTConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64, word_embed_proj_dim=32)
+    if architecture == "GPTNeoXForCausalLM":
+        return transformers.GPTNeoXConfig(**{k: v for k, v in sizes.items() if k != "num_key_value_heads"})
+    config_class = getattr(transformers, architecture.replace("ForCausalLM", "Config"))
+    return config_class(**sizes, head_dim=8)
+
+
+@pytest.mark.parametrize("architecture", sorted(nnsight_backend.ARCHITECTURES))
+def test_known_architectures_pass_module_checks(architecture):
+    import transformers
+
+    torch.manual_seed(0)
+    hf_model = getattr(transformers, architecture)(tiny_config(architecture))
+    paths = resolve_paths(hf_model, architecture)
+    assert paths == nnsight_backend.ARCHITECTURES[architecture]
+    # The final norm (LayerNorm or the architecture's RMSNorm) and the unembedding pass the shape checks.
+    cfg = nnsight_backend._model_config(hf_model, architecture, paths, architecture, tokenizer=None)
+    assert cfg.d_vocab == 50
+    assert cfg.d_model == 32
+    assert "norm" in type(hf_model.get_submodule(paths["final_norm"])).__name__.lower()
+
+
+# ---------------------------------------------------------------------------------------
+# Roles each probe reads
+
+
+def test_roles_limit_what_an_unknown_architecture_needs(lm):
+    lens_paths = {"blocks": "transformer.h", "final_norm": "transformer.ln_f", "unembed": "lm_head"}
+    assert resolve_paths(lm.hf_model, "MysteryForCausalLM", lens_paths, roles=logit_lens.NNSIGHT_ROLES) == lens_paths
+    with pytest.raises(ValueError) as error:
+        resolve_paths(lm.hf_model, "MysteryForCausalLM", {"blocks": "transformer.h"}, roles=logit_lens.NNSIGHT_ROLES)
+    message = str(error.value)
+    assert "(final_norm, unembed missing)" in message
+    assert resolve_paths(lm.hf_model, "MysteryForCausalLM", {"blocks": "transformer.h"}, roles=probing.nnsight_roles("resid_post")) == {
+        "blocks": "transformer.h"
+    }
+    with pytest.raises(ValueError, match=r"\(mlp missing\)"):
+        resolve_paths(lm.hf_model, "MysteryForCausalLM", {"blocks": "transformer.h"}, roles=probing.nnsight_roles("mlp_out"))
+
+
+def test_probing_roles_follow_the_hook():
+    assert probing.nnsight_roles("resid_pre") == ("blocks",)
+    assert probing.nnsight_roles("resid_post") == ("blocks",)
+    assert probing.nnsight_roles("resid_mid") == ("blocks", "attn")
+    assert probing.nnsight_roles("attn_out") == ("blocks", "attn")
+    assert probing.nnsight_roles("mlp_out") == ("blocks", "mlp")
+
+
+def test_role_without_a_path_is_named(lm):
+    partial = nnsight_backend.NnsightLM(lm.model, lm.tokenizer, lm.cfg, {"blocks": "transformer.h"}, remote=False)
+    with pytest.raises(ValueError, match=r"module role 'mlp' has no path for this GPT2LMHeadModel model \(resolved: blocks\); add MODULE_PATHS\['mlp'\]"):
+        partial.module("mlp", 0)
+
+
+def set_module_paths(code: Path, intervention: str, paths: dict) -> None:
+    script = code / "analysis" / f"{intervention}_nnsight.py"
+    script.write_text(script.read_text(encoding="utf-8").replace("\nMODULE_PATHS = {}\n", f"\nMODULE_PATHS = {paths!r}\n"), encoding="utf-8")
+
+
+def read_results(code: Path, intervention: str) -> dict:
+    return json.loads((code / "results" / "probe" / f"{intervention}_nnsight.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "intervention, paths",
+    [
+        ("logit_lens", {"blocks": "transformer.h", "final_norm": "transformer.ln_f", "unembed": "lm_head"}),
+        ("probing", {"blocks": "transformer.h"}),
+    ],
+)
+def test_unknown_architecture_runs_with_the_roles_it_reads(tmp_path, monkeypatch, intervention, paths):
+    code, package = make_demo_project(tmp_path, n_examples=12, seeds=[0])
+    set_module_paths(code, intervention, paths)
+    script = import_script(code, intervention, "nnsight")
+    # The demo model serves as an unknown architecture: the script's runtime copy loses its table entry.
+    monkeypatch.delitem(sys.modules[f"{package}.probe_runtime.nnsight_backend"].ARCHITECTURES, "GPT2LMHeadModel")
+    assert script.main() == 0
+    results = read_results(code, intervention)
+    assert results["provenance"]["module_paths"] == paths
+
+
+# ---------------------------------------------------------------------------------------
+# Provenance and semantics of nnsight runs
+
+
+def test_results_record_module_paths(tmp_path):
+    code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
+    assert import_script(code, "logit_lens", "nnsight").main() == 0
+    results = read_results(code, "logit_lens")
+    assert results["provenance"]["module_paths"] == nnsight_backend.ARCHITECTURES["GPT2LMHeadModel"]
+    assert results["provenance"]["remote"] is False
+    semantics = results["layer_semantics"]
+    assert "final norm module transformer.ln_f" in semantics
+    assert "unembedding module lm_head" in semantics
+    assert "transformer.h.L" in semantics
+
+
+def test_transformer_lens_results_have_no_module_paths(tmp_path):
+    code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
+    module = import_script(code, "logit_lens", "transformer_lens")
+    assert module.main() == 0
+    results = json.loads((code / "results" / "probe" / "logit_lens_transformer_lens.json").read_text(encoding="utf-8"))
+    assert "module_paths" not in results["provenance"]
+
+
+def test_remote_local_is_recorded_as_a_local_run(tmp_path, lm):
+    code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
+    script = code / "analysis" / "logit_lens_nnsight.py"
+    script.write_text(script.read_text(encoding="utf-8").replace("\nREMOTE = False\n", "\nREMOTE = 'local'\n"), encoding="utf-8")
+    assert import_script(code, "logit_lens", "nnsight").main() == 0
+    provenance = read_results(code, "logit_lens")["provenance"]
+    # "local" serialises each request as for NDIF but runs it here, with the weights on this machine.
+    assert provenance["remote"] is False
+    assert provenance["weights_sha256"] == weights_fingerprint(lm.hf_model)
+
+
+@pytest.mark.parametrize("remote", ["yes", 1, None])
+def test_remote_must_be_a_known_mode(remote):
+    config = LogitLensConfig("logit_lens_x", "m", "data/prompts.jsonl", backend="nnsight")
+    config.remote = remote
+    with pytest.raises(ValueError, match=r"remote must be False, True \(NDIF\) or 'local'"):
+        check_backend_settings(config)
+
+
+# ---------------------------------------------------------------------------------------
+# Prompts longer than the model's context
+
+
+def long_text(n_tokens: int) -> str:
+    """Demo-vocabulary words that tokenize to `n_tokens` tokens with BOS."""
+    words = [line["prompt"] for line in map(json.loads, (DEMO_MODEL.parent / "prompts.jsonl").read_text(encoding="utf-8").splitlines())]
+    text = " ".join(words).split()
+    return " ".join(text[: n_tokens - 1])
+
+
+def test_long_text_has_the_requested_length(lm):
+    assert len(tokenize_prompt(lm, long_text(71))) == 71
+
+
+@pytest.mark.parametrize("backend", ["nnsight", "transformer_lens"])
+def test_logit_lens_prompt_longer_than_context_exits_2(tmp_path, capsys, backend):
+    code, _ = make_demo_project(tmp_path, n_examples=4, seeds=[0])
+    prompts = code / "data" / "prompts.jsonl"
+    lines = prompts.read_text(encoding="utf-8").splitlines()[:3]
+    lines.append(json.dumps({"prompt": long_text(71), "answer": " kego"}))
+    prompts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert import_script(code, "logit_lens", backend).main() == 2
+    stderr = capsys.readouterr().err
+    assert "error: prompts line 4: the prompt has 71 tokens, more than the model's context of 64" in stderr
+
+
+def refuse_trace(*arguments):
+    raise AssertionError("the trace function ran before the context length was checked")
+
+
+def test_probing_long_text_rejected_before_trace(tmp_path):
+    (tmp_path / "data").mkdir()
+    lines = [json.dumps({"text": f"kego fulo {'defi ' * index}kavu", "label": "a" if index % 2 else "b"}) for index in range(11)]
+    lines.append(json.dumps({"text": long_text(71), "label": "a"}))
+    (tmp_path / "data" / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = ProbingConfig("probing_long", str(DEMO_MODEL), "data/labels.jsonl", n_examples=12, seeds=[0], folds=3, backend="nnsight", device="cpu")
+    with pytest.raises(ValueError, match=r"line 12: 71 tokens, more than the model's context of 64"):
+        run_probing(config, tmp_path, probe_features=refuse_trace)
+    assert not (tmp_path / "results").exists()
+
+
 # ---------------------------------------------------------------------------------------
 # Remote execution offline
 
@@ -128,14 +369,30 @@ def test_remote_unreachable_host_fails_fast(monkeypatch):
     port = closed_local_port()
     monkeypatch.setenv("NDIF_API_KEY", key)
     monkeypatch.setenv("NDIF_HOST", f"http://127.0.0.1:{port}")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(NdifUnreachableError) as error:
         check_remote_ready(timeout_s=2.0)
+    # An environment problem (OSError, exit code 3 in the scripts), not an invalid setting.
+    assert isinstance(error.value, OSError)
+    assert not isinstance(error.value, ValueError)
     message = str(error.value)
     assert f"cannot reach NDIF at http://127.0.0.1:{port}" in message
     assert "ConnectionRefusedError" in message
     assert key not in message
-    with pytest.raises(ValueError, match="cannot reach NDIF"):
+    with pytest.raises(NdifUnreachableError, match="cannot reach NDIF"):
         load_nnsight_lm(str(DEMO_MODEL), remote=True)
+
+
+@pytest.mark.parametrize("intervention", ["logit_lens", "probing"])
+def test_unreachable_host_script_exits_3(tmp_path, monkeypatch, capsys, intervention):
+    port = closed_local_port()
+    monkeypatch.setenv("NDIF_API_KEY", "test-key-not-real")
+    monkeypatch.setenv("NDIF_HOST", f"http://127.0.0.1:{port}")
+    code, _ = make_demo_project(tmp_path, n_examples=12, seeds=[0])
+    script = code / "analysis" / f"{intervention}_nnsight.py"
+    script.write_text(script.read_text(encoding="utf-8").replace("\nREMOTE = False\n", "\nREMOTE = True\n"), encoding="utf-8")
+    assert import_script(code, intervention, "nnsight").main() == 3
+    assert f"error: cannot reach NDIF at http://127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (code / "results" / "probe" / f"{intervention}_nnsight.json").exists()
 
 
 def test_remote_host_must_be_an_http_url(monkeypatch):

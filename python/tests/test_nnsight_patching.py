@@ -375,3 +375,41 @@ def test_unknown_module_path_is_named(project, traces):
     with pytest.raises(ValueError, match=r"module path 'transformer\.h\.0\.ffn' \(role mlp\) does not exist"):
         run_activation_patching(nnsight_config(module_paths={"mlp": "ffn"}), project, traces)
     assert not (project / "results" / "probe" / "patching_nnsight_unit.json").exists()
+
+
+def test_long_pair_rejected_before_trace(project, lm):
+    words = " ".join(json.loads(line)["clean"] for line in DEMO_PAIRS.read_text(encoding="utf-8").splitlines()[:6]).split()
+    long_prompt = " ".join(words[:70])
+    assert len(lm.tokenizer(long_prompt)["input_ids"]) + 1 == 71  # with BOS
+    lines = (project / "data" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()[:7]
+    lines.append(json.dumps({"clean": long_prompt, "corrupted": long_prompt, "answer": " piva", "wrong_answer": " lufa"}))
+    (project / "data" / "long_pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def refuse(*arguments):
+        raise AssertionError("a trace ran before the context length was checked")
+
+    refusing = NnsightTraces(refuse, refuse, refuse)
+    config = nnsight_config(probe_id="patching_long", pairs_path="data/long_pairs.jsonl", n_examples=8)
+    with pytest.raises(ValueError, match=r"pairs line 8: prompts have 71 tokens, more than the model's context of 64"):
+        run_activation_patching(config, project, refusing)
+    assert not (project / "results" / "probe" / "patching_long.json").exists()
+
+
+def test_patching_roles_follow_the_sites():
+    from auto_research_probe.activation_patching import nnsight_roles
+
+    assert nnsight_roles(SITES) == ("blocks", "attn", "attn_out_proj", "mlp")
+    assert nnsight_roles(("attn_out_all_pos", "head_out")) == ("blocks", "attn", "attn_out_proj")
+
+
+def test_unknown_architecture_needs_only_the_roles_read(project, traces, monkeypatch):
+    from auto_research_probe import nnsight_backend
+
+    monkeypatch.delitem(nnsight_backend.ARCHITECTURES, "GPT2LMHeadModel")
+    paths = {"blocks": "transformer.h", "attn": "attn", "attn_out_proj": "attn.c_proj"}
+    config = nnsight_config(probe_id="patching_unknown", module_paths=paths, sites=("attn_out_all_pos", "head_out"), n_examples=4)
+    results = json.loads(run_activation_patching(config, project, traces).read_text(encoding="utf-8"))
+    assert results["provenance"]["module_paths"] == paths
+    assert results["provenance"]["remote"] is False
+    with pytest.raises(ValueError, match=r"\(mlp missing\)"):
+        run_activation_patching(nnsight_config(probe_id="patching_unknown_mlp", module_paths=paths), project, traces)
