@@ -209,7 +209,7 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method, trustRemoteCode, researchQuestion, backend, remote, deviceMap, recheckFloat32);
+                topK, method, trustRemoteCode, researchQuestion, backend, remote, deviceMap, recheckFloat32, null);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         if (common.json()) {
             JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));

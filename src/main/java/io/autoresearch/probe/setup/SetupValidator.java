@@ -97,8 +97,9 @@ public final class SetupValidator {
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
-        BackendChoice backend = BackendSelector.select(options.backend(), options.remote(), options.deviceMap(),
-                options.recheckFloat32(), dtype, intervention, model);
+        BackendChoice backend = BackendSelector.select(options.backend(), options.backendReason(),
+                options.remote(), options.deviceMap(), options.recheckFloat32(), dtype, nExamples, intervention,
+                settings.method(), model);
         String researchQuestion = researchQuestion(options.researchQuestion(), options.hypothesis());
         String hypothesis = researchQuestion == null ? hypothesis(options.hypothesis(), workspace)
                 : planHypothesis(researchQuestion, workspace);
