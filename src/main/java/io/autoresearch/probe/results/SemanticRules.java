@@ -263,6 +263,7 @@ final class SemanticRules {
         JsonNode mean = check.get("mean_abs_diff");
         JsonNode tolerance = check.get("tolerance");
         JsonNode verdict = check.get("within_tolerance");
+
         // Negative differences and a tolerance that is not positive are schema problems; comparing them
         // here would only repeat those.
         if (isNonNegative(max) && isNonNegative(tolerance) && tolerance.doubleValue() > 0 && verdict != null
@@ -274,10 +275,12 @@ final class SemanticRules {
                         + "tolerance " + tolerance.doubleValue() + "; set it to " + within);
             }
         }
+
         if (isNonNegative(max) && isNonNegative(mean) && mean.doubleValue() > max.doubleValue() + TOLERANCE) {
             report(JsonPaths.property(checkPath, "mean_abs_diff"), rule, "mean_abs_diff " + mean.doubleValue()
                     + " is larger than max_abs_diff " + max.doubleValue() + ", which a mean cannot be");
         }
+
         JsonNode dtype = check.get("dtype");
         if (dtype == null || !dtype.isTextual()) {
             return;
@@ -306,14 +309,13 @@ final class SemanticRules {
             // nnsight may write these fields, and any other value is a schema problem.
             return;
         }
-        String backendName = "transformer_lens";
         String provenancePath = JsonPaths.property(JsonPaths.ROOT, "provenance");
         JsonNode provenance = document.path("provenance");
         List<String> fields = new ArrayList<>();
         if (document.has("precision_check")) {
             fields.add(JsonPaths.property(JsonPaths.ROOT, "precision_check"));
         }
-        if (provenance.path("remote").asBoolean(false)) {
+        if (provenance.path("remote").isBoolean() && provenance.get("remote").booleanValue()) {
             fields.add(JsonPaths.property(provenancePath, "remote"));
         }
         if (provenance.has("device_map") && !provenance.get("device_map").isNull()) {
@@ -323,8 +325,8 @@ final class SemanticRules {
             fields.add(JsonPaths.property(provenancePath, "module_paths"));
         }
         for (String path : fields) {
-            report(path, ResultsValidator.RULE_NNSIGHT_ONLY, "only an nnsight run writes this field, but backend is \""
-                    + backendName + "\"" + (backend == null ? " (a file without backend ran on transformer_lens)" : "")
+            report(path, ResultsValidator.RULE_NNSIGHT_ONLY, "only an nnsight run writes this field, but backend is"
+                    + (backend == null ? " missing, so the file ran on transformer_lens" : " \"transformer_lens\"")
                     + "; remove the field or set backend to \"nnsight\"");
         }
     }
