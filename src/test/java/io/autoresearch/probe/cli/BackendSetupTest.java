@@ -43,6 +43,7 @@ class BackendSetupTest {
     private Path smallModel;
     private Path largeModel;
     private Path encoder;
+    private Path noWeights;
     private Path prompts;
     private Path pairs;
     private Path labels;
@@ -56,9 +57,12 @@ class BackendSetupTest {
         writeSafetensorsHeader(largeModel.resolve("model.safetensors"), List.of(List.of(80_000L, 100_000L),
                 List.of(100_000_000L)));
         encoder = Files.createDirectories(root.resolve("models").resolve("encoder"));
+        Files.write(encoder.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(encoder.resolve("config.json"), "{\"model_type\": \"bert\", \"num_hidden_layers\": 2,"
                 + " \"hidden_size\": 64, \"num_attention_heads\": 4, \"max_position_embeddings\": 64,"
                 + " \"architectures\": [\"BertModel\"]}\n");
+        noWeights = Fixtures.modelFolder(root.resolve("models").resolve("config-only"), 2);
+        Files.delete(noWeights.resolve("pytorch_model.bin"));
         prompts = Fixtures.promptsFile(root.resolve("inputs").resolve("prompts.jsonl"));
         pairs = Fixtures.pairsFile(root.resolve("inputs").resolve("pairs.jsonl"));
         labels = Fixtures.labelsFile(root.resolve("inputs").resolve("labels.jsonl"), 5);
@@ -154,6 +158,7 @@ class BackendSetupTest {
     void autoEstimatesFromConfig() throws IOException {
         // Llama-2-70B's shape: the estimate must land near its 69 billion parameters.
         Path llama = Files.createDirectories(root.resolve("models").resolve("llama"));
+        Files.write(llama.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(llama.resolve("config.json"), "{\"model_type\": \"llama\", \"architectures\":"
                 + " [\"LlamaForCausalLM\"], \"hidden_size\": 8192, \"num_hidden_layers\": 80, \"num_attention_heads\":"
                 + " 64, \"num_key_value_heads\": 8, \"intermediate_size\": 28672, \"vocab_size\": 32000,"
@@ -245,6 +250,7 @@ class BackendSetupTest {
     @Test
     void unknownArchitectureOnlyWarns() throws IOException {
         Path custom = Files.createDirectories(root.resolve("models").resolve("custom"));
+        Files.write(custom.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(custom.resolve("config.json"), "{\"model_type\": \"custom\", \"n_layer\": 2,"
                 + " \"architectures\": [\"CustomForCausalLM\"]}\n");
 
@@ -434,6 +440,10 @@ class BackendSetupTest {
                 Arguments.of("recheck on attribution", List.of("--dtype", "float16", "--recheck-float32", "4",
                         "--intervention", "activation_patching", "--method", "attribution"),
                         "and activation_patching only with --method exact; remove --recheck-float32"),
+                Arguments.of("folder without weights", List.of("--model", "NO_WEIGHTS"), "model folder"
+                        + " NO_WEIGHTS has config.json but no weights (model.safetensors,"
+                        + " model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json, or another"
+                        + " *.safetensors file)"),
                 Arguments.of("recheck above n-examples", List.of("--backend", "nnsight", "--dtype", "bfloat16",
                         "--recheck-float32", "65"), "--recheck-float32 65 is larger than --n-examples 64"));
     }
@@ -443,8 +453,9 @@ class BackendSetupTest {
     void badCombinationExitsUsageAndWritesNothing(String label, List<String> options, String expected)
             throws IOException {
         String[] args = options.stream().map(option -> option.replace("ENCODER", encoder.toString())
-                .replace("SMALL", smallModel.toString())).toArray(String[]::new);
-        expected = expected.replace("SMALL", smallModel.toString());
+                .replace("SMALL", smallModel.toString()).replace("NO_WEIGHTS", noWeights.toString()))
+                .toArray(String[]::new);
+        expected = expected.replace("SMALL", smallModel.toString()).replace("NO_WEIGHTS", noWeights.toString());
         Map<String, String> before = Fixtures.tree(root);
 
         CliRun run = setup(args);
