@@ -95,8 +95,8 @@ final class JsonOutput {
             String backend, String backendReason, String script, String mainScript, List<FileOutcome> files) {
         static SetupDocument of(SetupResult result, int exitCode) {
             return new SetupDocument("setup", exitCode, result.plan().probeId(), result.plan().researchQuestion(),
-                    result.plan().hypothesis(), result.plan().backend().backend().id(),
-                    result.plan().backend().reason(), result.script().toString(), result.mainScript().toString(),
+                    result.plan().hypothesis(), result.backend(), result.backendReason(),
+                    result.script().toString(), result.mainScript().toString(),
                     FileOutcome.of(result.outcomes()));
         }
     }

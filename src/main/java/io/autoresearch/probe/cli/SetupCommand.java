@@ -182,7 +182,8 @@ final class SetupCommand implements Callable<Integer> {
     private String backend;
 
     @Option(names = "--remote",
-            description = "nnsight: run the traces on NDIF with nnsight's remote execution; the script reads the"
+            description = "nnsight: run the traces on NDIF with nnsight's remote execution; --model must be a hub id"
+                    + " that NDIF hosts, not a local folder, and --device-map does not apply. The script reads the"
                     + " key from NDIF_API_KEY when it runs, and setup never stores it. Implies nnsight with auto.")
     private boolean remote;
 
@@ -192,8 +193,9 @@ final class SetupCommand implements Callable<Integer> {
     private String deviceMap;
 
     @Option(names = "--recheck-float32", paramLabel = "N",
-            description = "nnsight with --dtype bfloat16 or float16: re-run N examples in float32 and record the"
-                    + " largest difference of the per-example metric in the results (precision_check).")
+            description = "nnsight with --dtype bfloat16 or float16: re-run N examples (at most --n-examples) in"
+                    + " float32 and record the largest difference of the per-example metric in the results"
+                    + " (precision_check).")
     private Integer recheckFloat32;
 
     SetupCommand(ProbeContext context) {
@@ -209,7 +211,7 @@ final class SetupCommand implements Callable<Integer> {
                 pairs == null ? null : context.workingDirectory().resolve(pairs), receiver, seqLen,
                 labels == null ? null : context.workingDirectory().resolve(labels), hook, position, folds,
                 sae == null ? null : context.workingDirectory().resolve(sae), saeWidth, targetLabel, targetToken,
-                topK, method, trustRemoteCode, researchQuestion, backend, remote, deviceMap, recheckFloat32);
+                topK, method, trustRemoteCode, researchQuestion, backend, remote, deviceMap, recheckFloat32, null);
         SetupResult result = Services.setup(context, console, Map.of(), common.allowUvInstall()).setup(options);
         if (common.json()) {
             JsonOutput.print(console, JsonOutput.SetupDocument.of(result, ExitCode.SUCCESS.code()));

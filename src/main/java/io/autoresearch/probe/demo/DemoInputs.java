@@ -127,7 +127,18 @@ public final class DemoInputs {
                 layers(intervention), prompts, null, SetupOptions.DEFAULT_N_EXAMPLES,
                 SetupOptions.DEFAULT_SEEDS, SetupOptions.DEFAULT_DTYPE, hypothesis(intervention), true, force,
                 noInstall, false, pairs, null, null, labels, null, null, null, null, null, null, null, null, null, false, null,
-                backendFor(intervention, backend).id(), false, null, null);
+                backendFor(intervention, backend).id(), false, null, null, backendReason(intervention, backend));
+    }
+
+    /**
+     * Returns the backend reason setup prints for the demo's probe of {@code intervention}, or null
+     * when the probe runs on {@code backend} itself, so setup prints {@code --backend <backend>}.
+     */
+    static String backendReason(Intervention intervention, Backend backend) {
+        if (backendFor(intervention, backend) == backend) {
+            return null;
+        }
+        return backend.id() + " does not cover " + intervention.id() + ", so the demo runs it on transformer_lens";
     }
 
     /** Returns the backend of the demo's probe of {@code intervention} when the demo runs with {@code backend}. */

@@ -7,6 +7,7 @@ import io.autoresearch.probe.process.LineListener;
 import io.autoresearch.probe.process.ProcessResult;
 import io.autoresearch.probe.process.ProcessRunner;
 import io.autoresearch.probe.setup.AttentionExtra;
+import io.autoresearch.probe.setup.ModelFiles;
 import io.autoresearch.probe.setup.ModelResolver;
 import io.autoresearch.probe.setup.ResolvedModel;
 import io.autoresearch.probe.support.ProbeException;
@@ -24,7 +25,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * Checks that this machine can set up and run probes: Java, uv, Python 3.11, the locked
@@ -39,8 +39,6 @@ public final class Doctor {
     private static final Duration QUICK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration TORCH_TIMEOUT = Duration.ofSeconds(180);
     private static final Pattern PIN = Pattern.compile("^\\s*([A-Za-z0-9._-]+)\\s*(\\[[^\\]]*])?\\s*(==\\s*([^;,\\s]+))?");
-    private static final List<String> WEIGHT_FILES = List.of("model.safetensors", "model.safetensors.index.json",
-            "pytorch_model.bin", "pytorch_model.bin.index.json");
     private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "vocab.json", "vocab.txt",
             "tokenizer.model");
 
@@ -259,9 +257,8 @@ public final class Doctor {
         }
         Path folder = resolved.localFolder() != null ? resolved.localFolder() : resolved.configFile().getParent();
         List<String> missing = new ArrayList<>();
-        if (WEIGHT_FILES.stream().noneMatch(name -> Files.isRegularFile(folder.resolve(name)))
-                && !hasFileEndingWith(folder, ".safetensors")) {
-            missing.add("weights (" + String.join(", ", WEIGHT_FILES) + ")");
+        if (!ModelFiles.hasWeights(folder)) {
+            missing.add("weights (" + String.join(", ", ModelFiles.WEIGHT_FILES) + ")");
         }
         if (TOKENIZER_FILES.stream().noneMatch(name -> Files.isRegularFile(folder.resolve(name)))) {
             missing.add("tokenizer (" + String.join(", ", TOKENIZER_FILES) + ")");
@@ -275,14 +272,6 @@ public final class Doctor {
         String type = resolved.modelType() == null ? "" : ", " + resolved.modelType();
         String source = resolved.isLocal() ? "local folder " + folder : "hub id " + resolved.hubId() + " cached at " + folder;
         return Check.ok("model", source + type + layers + ": config, weights and tokenizer on disk");
-    }
-
-    private static boolean hasFileEndingWith(Path folder, String suffix) {
-        try (Stream<Path> files = Files.list(folder)) {
-            return files.anyMatch(file -> file.getFileName().toString().endsWith(suffix) && Files.isRegularFile(file));
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     private static JsonNode parse(String json) {

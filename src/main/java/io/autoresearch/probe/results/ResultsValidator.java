@@ -38,9 +38,15 @@ import java.util.List;
  *   <li>{@value #RULE_ARTIFACT_PATH}: artifact paths are relative, exist and stay inside
  *       code/, also after following symbolic links
  *   <li>{@value #RULE_PROBE_ID_FILE_NAME}: probe_id equals the file name without .json
+ *   <li>{@value #RULE_PRECISION_CHECK}: precision_check.within_tolerance equals
+ *       max_abs_diff <= tolerance, mean_abs_diff <= max_abs_diff, and its dtype is
+ *       provenance.dtype and not float32
+ *   <li>{@value #RULE_NNSIGHT_ONLY}: precision_check, provenance.remote true, a non-null
+ *       provenance.device_map and provenance.module_paths appear only with backend "nnsight"
  * </ul>
  *
- * Comparisons allow an absolute slack of 1e-9. A file that cannot be read or parsed yields
+ * Comparisons allow an absolute slack of 1e-9, except the within_tolerance verdict, which
+ * repeats the runtime's exact comparison. A file that cannot be read or parsed yields
  * one problem ({@value #RULE_JSON_SYNTAX}) instead of an exception.
  *
  * <p>{@code probe run} checks the files its scripts wrote with this class, and
@@ -58,6 +64,8 @@ public final class ResultsValidator {
     public static final String RULE_DISTINCT_EXPLANATIONS = "distinct-explanations";
     public static final String RULE_ARTIFACT_PATH = "artifact-path";
     public static final String RULE_PROBE_ID_FILE_NAME = "probe-id-file-name";
+    public static final String RULE_PRECISION_CHECK = "precision-check";
+    public static final String RULE_NNSIGHT_ONLY = "nnsight-only-field";
 
     /** Prefix of the rule of a problem found by the JSON Schema, followed by the keyword. */
     public static final String SCHEMA_RULE_PREFIX = "schema:";

@@ -48,6 +48,8 @@ final class SemanticRules {
             rules.checkResultEvidence(document);
             rules.checkExplanations(document);
             rules.checkArtifacts(document);
+            rules.checkPrecisionCheck(document);
+            rules.checkNnsightFields(document);
         }
         return rules.problems;
     }
@@ -243,6 +245,94 @@ final class SemanticRules {
                                 + "\"); list distinct explanations");
             }
         }
+    }
+
+    /**
+     * Checks that the precision check agrees with itself and with the run: the verdict equals
+     * max_abs_diff <= tolerance, the mean difference is not above the largest, and the checked
+     * dtype is the run's dtype and not float32, the reference it is compared with.
+     */
+    private void checkPrecisionCheck(JsonNode document) {
+        JsonNode check = document.get("precision_check");
+        if (check == null || !check.isObject()) {
+            return;
+        }
+        String checkPath = JsonPaths.property(JsonPaths.ROOT, "precision_check");
+        String rule = ResultsValidator.RULE_PRECISION_CHECK;
+        JsonNode max = check.get("max_abs_diff");
+        JsonNode mean = check.get("mean_abs_diff");
+        JsonNode tolerance = check.get("tolerance");
+        JsonNode verdict = check.get("within_tolerance");
+
+        // Negative differences and a tolerance that is not positive are schema problems; comparing them
+        // here would only repeat those.
+        if (isNonNegative(max) && isNonNegative(tolerance) && tolerance.doubleValue() > 0 && verdict != null
+                && verdict.isBoolean()) {
+            boolean within = max.doubleValue() <= tolerance.doubleValue();
+            if (verdict.booleanValue() != within) {
+                report(JsonPaths.property(checkPath, "within_tolerance"), rule, "within_tolerance is "
+                        + verdict.booleanValue() + ", but max_abs_diff " + max.doubleValue() + (within ? " <= " : " > ")
+                        + "tolerance " + tolerance.doubleValue() + "; set it to " + within);
+            }
+        }
+
+        if (isNonNegative(max) && isNonNegative(mean) && mean.doubleValue() > max.doubleValue() + TOLERANCE) {
+            report(JsonPaths.property(checkPath, "mean_abs_diff"), rule, "mean_abs_diff " + mean.doubleValue()
+                    + " is larger than max_abs_diff " + max.doubleValue() + ", which a mean cannot be");
+        }
+
+        JsonNode dtype = check.get("dtype");
+        if (dtype == null || !dtype.isTextual()) {
+            return;
+        }
+        String dtypePath = JsonPaths.property(checkPath, "dtype");
+        if (dtype.asText().equals("float32")) {
+            report(dtypePath, rule, "dtype is \"float32\", the reference dtype itself; a precision check compares"
+                    + " a bfloat16 or float16 run with float32");
+        }
+        JsonNode runDtype = document.path("provenance").get("dtype");
+        if (runDtype != null && runDtype.isTextual() && !runDtype.asText().equals(dtype.asText())) {
+            report(dtypePath, rule, "dtype is \"" + dtype.asText() + "\", but the run's provenance.dtype is \""
+                    + runDtype.asText() + "\"; the check must name the dtype the probe ran in");
+        }
+    }
+
+    /**
+     * Checks that the fields only an nnsight run can write are absent when backend is
+     * "transformer_lens" or missing (a file without backend ran on transformer_lens):
+     * precision_check, provenance.remote true, a non-null provenance.device_map and
+     * provenance.module_paths.
+     */
+    private void checkNnsightFields(JsonNode document) {
+        JsonNode backend = document.get("backend");
+        if (backend != null && !"transformer_lens".equals(backend.asText(null))) {
+            // nnsight may write these fields, and any other value is a schema problem.
+            return;
+        }
+        String provenancePath = JsonPaths.property(JsonPaths.ROOT, "provenance");
+        JsonNode provenance = document.path("provenance");
+        List<String> fields = new ArrayList<>();
+        if (document.has("precision_check")) {
+            fields.add(JsonPaths.property(JsonPaths.ROOT, "precision_check"));
+        }
+        if (provenance.path("remote").isBoolean() && provenance.get("remote").booleanValue()) {
+            fields.add(JsonPaths.property(provenancePath, "remote"));
+        }
+        if (provenance.has("device_map") && !provenance.get("device_map").isNull()) {
+            fields.add(JsonPaths.property(provenancePath, "device_map"));
+        }
+        if (provenance.has("module_paths")) {
+            fields.add(JsonPaths.property(provenancePath, "module_paths"));
+        }
+        for (String path : fields) {
+            report(path, ResultsValidator.RULE_NNSIGHT_ONLY, "only an nnsight run writes this field, but backend is"
+                    + (backend == null ? " missing, so the file ran on transformer_lens" : " \"transformer_lens\"")
+                    + "; remove the field or set backend to \"nnsight\"");
+        }
+    }
+
+    private static boolean isNonNegative(JsonNode node) {
+        return node != null && node.isNumber() && Double.isFinite(node.doubleValue()) && node.doubleValue() >= 0;
     }
 
     private void checkArtifacts(JsonNode document) {

@@ -31,6 +31,7 @@ public final class BackendSelector {
             "GPTNeoXForCausalLM", "PhiForCausalLM", "OPTForCausalLM");
 
     private static final String THRESHOLD_WORDS = "7 billion";
+    private static final String ATTRIBUTION = "attribution";
 
     private BackendSelector() {
     }
@@ -39,17 +40,29 @@ public final class BackendSelector {
      * Returns the backend of a probe of {@code intervention} on {@code model}.
      *
      * @param requested the value of {@code --backend}: transformer_lens, nnsight, auto, or null for auto
+     * @param requestedReason the reason printed for an explicit {@code --backend}, or null for
+     *     {@code --backend <value>}; the demo passes its own, because its user did not pass the option
      * @param recheckFloat32 the value of {@code --recheck-float32}, or null when not given
      * @param dtype the validated {@code --dtype}
+     * @param nExamples the validated {@code --n-examples}
+     * @param method the validated activation-patching method, {@code exact} or {@code attribution}
      */
-    public static BackendChoice select(String requested, boolean remote, String deviceMap, Integer recheckFloat32,
-            String dtype, Intervention intervention, ResolvedModel model) {
+    public static BackendChoice select(String requested, String requestedReason, boolean remote, String deviceMap,
+            Integer recheckFloat32, String dtype, int nExamples, Intervention intervention, String method,
+            ResolvedModel model) {
         Backend explicit = Backend.parseOrAuto("--backend", requested == null ? Backend.AUTO : requested, true);
         if (deviceMap != null && !DEVICE_MAPS.contains(deviceMap)) {
             throw ProbeException.usage("invalid --device-map '" + deviceMap + "'; use one of "
                     + String.join(", ", DEVICE_MAPS));
         }
-        int recheck = checkRecheck(recheckFloat32, dtype);
+        if (remote && deviceMap != null) {
+            throw ProbeException.usage("--device-map " + deviceMap + " places a model loaded on this machine, but"
+                    + " --remote runs the model on NDIF; remove --device-map or --remote");
+        }
+        int recheck = checkRecheck(recheckFloat32, dtype, nExamples);
+        // What nnsight lacks for this probe, such as "attribution patching (--method attribution)"; null when
+        // nnsight implements it.
+        String nnsightGap = nnsightGap(intervention, method);
         // The first option given that only nnsight reads, for the messages; null when none is.
         String nnsightOption = null;
         if (remote) {
@@ -65,26 +78,26 @@ public final class BackendSelector {
             rejectNnsightOption(nnsightOption, "--backend transformer_lens", "it runs TransformerLens locally;"
                     + " remove " + nnsightOption + " or pass --backend nnsight");
             backend = Backend.TRANSFORMER_LENS;
-            reason = "--backend transformer_lens";
+            reason = requestedReason != null ? requestedReason : "--backend transformer_lens";
         } else if (explicit == Backend.NNSIGHT) {
-            checkNnsightFits(intervention, model, "--backend nnsight");
+            checkNnsightFits(intervention, method, model, "--backend nnsight");
             backend = Backend.NNSIGHT;
-            reason = "--backend nnsight";
+            reason = requestedReason != null ? requestedReason : "--backend nnsight";
         } else if (model.isEncoder()) {
             rejectNnsightOption(nnsightOption, "the " + model.modelType() + " encoder '" + model.displayName() + "'",
                     "encoders run in Hugging Face directly, not on nnsight; remove " + nnsightOption);
             backend = Backend.TRANSFORMER_LENS;
             reason = "auto: '" + model.displayName() + "' is a " + model.modelType() + " encoder, which runs in"
                     + " Hugging Face directly on the transformer_lens code path";
-        } else if (!Backend.NNSIGHT.supports(intervention)) {
-            rejectNnsightOption(nnsightOption, intervention.id(), "nnsight implements only "
-                    + String.join(", ", Backend.NNSIGHT_INTERVENTION_IDS) + "; remove " + nnsightOption);
+        } else if (nnsightGap != null) {
+            rejectNnsightOption(nnsightOption, nnsightGap, nnsightCoverage(intervention) + "; remove "
+                    + nnsightOption);
             backend = Backend.TRANSFORMER_LENS;
             ParameterCount.Count count = ParameterCount.of(model);
-            reason = "auto: " + intervention.id() + " runs on transformer_lens only";
+            reason = "auto: " + nnsightGap + " runs on transformer_lens only";
             if (count != null && count.parameters() > AUTO_THRESHOLD) {
                 reason += " (" + count.describe() + ", above the " + THRESHOLD_WORDS + " threshold)";
-                warnings.add(intervention.id() + " has no nnsight version, so it runs on transformer_lens although '"
+                warnings.add(nnsightGap + " has no nnsight version, so it runs on transformer_lens although '"
                         + model.displayName() + "' has " + count.describe() + "; TransformerLens loads the whole"
                         + " model into one device's memory");
             }
@@ -104,13 +117,25 @@ public final class BackendSelector {
             } else {
                 backend = Backend.TRANSFORMER_LENS;
                 reason = "auto: " + count.describe() + ", not above the " + THRESHOLD_WORDS + " threshold";
+                if (!count.exact() && count.parameters() >= AUTO_THRESHOLD - AUTO_THRESHOLD / 10) {
+                    reason += "; an estimate within 10% of the threshold, so pass --backend nnsight if the model"
+                            + " does not fit on one device";
+                }
             }
         }
 
         if (backend == Backend.TRANSFORMER_LENS && recheck > 0) {
+            String fix = nnsightGap != null
+                    ? "the check needs a probe on the nnsight backend, and " + nnsightCoverage(intervention)
+                            + "; remove --recheck-float32"
+                    : "pass --backend nnsight or remove --recheck-float32";
             throw ProbeException.usage("--recheck-float32 " + recheck + " applies to nnsight probes only, but this"
-                    + " probe runs on transformer_lens (" + reason + "); pass --backend nnsight or remove"
-                    + " --recheck-float32");
+                    + " probe runs on transformer_lens (" + reason + "); " + fix);
+        }
+        if (backend == Backend.NNSIGHT && remote && model.isLocal()) {
+            throw ProbeException.usage("--remote runs the model on NDIF, which serves the models it hosts by hub id,"
+                    + " but --model is the local folder " + model.localFolder() + "; pass the model's hub id, such as"
+                    + " meta-llama/Llama-3.1-70B, or remove --remote to run the folder on this machine");
         }
         if (backend == Backend.NNSIGHT) {
             String architecture = architecture(model);
@@ -125,8 +150,30 @@ public final class BackendSelector {
                 backend == Backend.NNSIGHT ? deviceMap : null, recheck, warnings);
     }
 
+    /**
+     * Returns what nnsight does not implement for a probe, as messages name it, or null when it
+     * implements the probe: an intervention id, or attribution patching, which only the
+     * TransformerLens runtime has.
+     */
+    static String nnsightGap(Intervention intervention, String method) {
+        if (!Backend.NNSIGHT.supports(intervention)) {
+            return intervention.id();
+        }
+        if (intervention == Intervention.ACTIVATION_PATCHING && ATTRIBUTION.equals(method)) {
+            return "activation_patching --method attribution";
+        }
+        return null;
+    }
+
+    /** Returns what nnsight covers, for a message about {@code intervention}. */
+    private static String nnsightCoverage(Intervention intervention) {
+        String coverage = "nnsight implements only " + String.join(", ", Backend.NNSIGHT_INTERVENTION_IDS);
+        return intervention == Intervention.ACTIVATION_PATCHING ? coverage + ", and activation_patching only with"
+                + " --method exact" : coverage;
+    }
+
     /** Returns the validated {@code --recheck-float32} count, 0 when it was not given. */
-    private static int checkRecheck(Integer recheckFloat32, String dtype) {
+    private static int checkRecheck(Integer recheckFloat32, String dtype, int nExamples) {
         if (recheckFloat32 == null) {
             return 0;
         }
@@ -139,6 +186,11 @@ public final class BackendSelector {
                     + " run in float32, but --dtype is '" + dtype + "'; pass --dtype bfloat16 or --dtype float16,"
                     + " or remove --recheck-float32");
         }
+        if (recheckFloat32 > nExamples) {
+            throw ProbeException.usage("--recheck-float32 " + recheckFloat32 + " is larger than --n-examples "
+                    + nExamples + ": the check re-runs examples of the run; pass --recheck-float32 " + nExamples
+                    + " or less");
+        }
         return recheckFloat32;
     }
 
@@ -149,12 +201,18 @@ public final class BackendSelector {
         }
     }
 
-    /** Rejects an intervention that nnsight does not implement, and encoder models. */
-    private static void checkNnsightFits(Intervention intervention, ResolvedModel model, String source) {
+    /** Rejects an intervention or method that nnsight does not implement, and encoder models. */
+    private static void checkNnsightFits(Intervention intervention, String method, ResolvedModel model,
+            String source) {
         if (!Backend.NNSIGHT.supports(intervention)) {
             throw ProbeException.usage(source + " does not implement " + intervention.id() + ": nnsight covers "
                     + String.join(", ", Backend.NNSIGHT_INTERVENTION_IDS) + "; pass --backend transformer_lens"
                     + " (or auto) for " + intervention.id());
+        }
+        if (nnsightGap(intervention, method) != null) {
+            throw ProbeException.usage(source + " does not implement --method attribution of activation_patching:"
+                    + " attribution patching runs on transformer_lens only; pass --method exact to patch on nnsight,"
+                    + " or --backend transformer_lens (or auto) for attribution");
         }
         if (model.isEncoder()) {
             throw ProbeException.usage(source + " cannot load '" + model.displayName() + "', a " + model.modelType()

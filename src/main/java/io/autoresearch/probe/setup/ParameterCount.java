@@ -50,6 +50,9 @@ public final class ParameterCount {
     /** A size in a model name, such as {@code 70b}, {@code 7B}, {@code 0.5B} or {@code 560m}, between separators. */
     private static final Pattern SIZE_IN_NAME = Pattern.compile(
             "(?i)(?:^|[-_/.])(\\d+(?:\\.\\d+)?)([bm])(?=$|[-_/.])");
+    /** A mixture-of-experts size in a model name, such as {@code 8x7b} or {@code 8x22B}, between separators. */
+    private static final Pattern EXPERTS_IN_NAME = Pattern.compile(
+            "(?i)(?:^|[-_/.])(\\d{1,4})x(\\d+(?:\\.\\d+)?)([bm])(?=$|[-_/.])");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private ParameterCount() {
@@ -71,9 +74,20 @@ public final class ParameterCount {
                 return new Count(estimate, "estimated from config.json", false);
             }
         }
-        Long named = fromName(model.isLocal() ? model.localFolder().getFileName().toString() : model.hubId());
+        String name = model.isLocal() ? model.localFolder().getFileName().toString() : model.hubId();
+        Matcher experts = name == null ? null : EXPERTS_IN_NAME.matcher(name);
+        if (experts != null && experts.find()) {
+            long perExpert = Math.round(Double.parseDouble(experts.group(2)) * scale(experts.group(3)));
+            long expertCount = Long.parseLong(experts.group(1));
+            return new Count(expertCount * perExpert, "estimated from the mixture-of-experts size '"
+                    + experts.group(1) + "x" + experts.group(2) + experts.group(3) + "' in the model name '"
+                    + model.argument() + "' (" + expertCount + " x " + inWords(perExpert) + "; the experts share"
+                    + " their attention weights, so the real count is lower)", false);
+        }
+        Long named = fromName(name);
         if (named != null) {
-            return new Count(named, "read from the model name '" + model.argument() + "'", false);
+            return new Count(named, "read from the model name '" + model.argument() + "' (a name gives a nominal"
+                    + " size, which can differ from the real count)", false);
         }
         return null;
     }
@@ -231,9 +245,11 @@ public final class ParameterCount {
         if (!matcher.find()) {
             return null;
         }
-        double number = Double.parseDouble(matcher.group(1));
-        double scale = matcher.group(2).equalsIgnoreCase("b") ? 1e9 : 1e6;
-        return Math.round(number * scale);
+        return Math.round(Double.parseDouble(matcher.group(1)) * scale(matcher.group(2)));
+    }
+
+    private static double scale(String unit) {
+        return unit.equalsIgnoreCase("b") ? 1e9 : 1e6;
     }
 
     /** Returns a count in words: {@code 8.0 billion}, {@code 560 million} or {@code 12,345}. */

@@ -45,6 +45,9 @@ import java.nio.file.Path;
  * @param remote whether the nnsight traces run on NDIF ({@code --remote})
  * @param deviceMap the {@code --device-map} value, such as {@code auto}, or null
  * @param recheckFloat32 the {@code --recheck-float32} example count, or null when not given
+ * @param backendReason the reason setup prints for an explicit {@code backend}, or null for
+ *     {@code --backend <value>}; the demo sets it, because its user did not pass {@code --backend}
+ *     for every probe
  */
 public record SetupOptions(
         Path root,
@@ -80,7 +83,8 @@ public record SetupOptions(
         String backend,
         boolean remote,
         String deviceMap,
-        Integer recheckFloat32) {
+        Integer recheckFloat32,
+        String backendReason) {
 
     public static final String DEFAULT_MODEL = "gpt2";
     public static final String DEFAULT_LAYERS = "all";

@@ -106,9 +106,14 @@ public final class SetupService {
         String recordedBackend = recordedBackend(plan, applied.outcomes());
         ManifestStore.write(workspace.manifest(), withThisProbe(applied.manifest(), plan, recordedBackend));
 
+        String chosenBackend = plan.backend().backend().id();
+        String backendReason = recordedBackend.equals(chosenBackend) ? plan.backend().reason()
+                : "the edited script " + plan.scriptPath() + " was kept, so the probe stays on " + recordedBackend
+                        + "; setup chose " + chosenBackend + " (" + plan.backend().reason() + ")";
         SetupResult result = new SetupResult(plan, applied.outcomes(),
                 workspace.resolveInCode(plan.scriptPath()),
-                workspace.resolveInCode(ProbeScripts.mainScriptPath(workspace.slug().value())));
+                workspace.resolveInCode(ProbeScripts.mainScriptPath(workspace.slug().value())),
+                recordedBackend, backendReason);
         if (result.skippedCount() > 0) {
             console.warn(result.skippedCount() + " edited file(s) kept; run setup with --force to overwrite them");
         }

@@ -60,6 +60,7 @@ public final class SetupValidator {
         String packageName = needsInit ? slug.toPackageName() : workspace.packageName();
         checkText("--model", options.model());
         ResolvedModel model = modelResolver.resolve(options.model(), options.allowDownload());
+        checkWeights(model);
         LayerSpec layerSpec = LayerSpec.parse(options.layers());
         // Layer n_layers is the final residual stream: the logit lens reads it, and so does probing at
         // resid_pre (for an encoder, the last hidden state).
@@ -97,8 +98,9 @@ public final class SetupValidator {
         int nExamples = checkExampleCount(options.nExamples());
         List<Integer> seeds = parseSeeds(options.seeds());
         String dtype = checkDtype(options.dtype());
-        BackendChoice backend = BackendSelector.select(options.backend(), options.remote(), options.deviceMap(),
-                options.recheckFloat32(), dtype, intervention, model);
+        BackendChoice backend = BackendSelector.select(options.backend(), options.backendReason(),
+                options.remote(), options.deviceMap(), options.recheckFloat32(), dtype, nExamples, intervention,
+                settings.method(), model);
         String researchQuestion = researchQuestion(options.researchQuestion(), options.hypothesis());
         String hypothesis = researchQuestion == null ? hypothesis(options.hypothesis(), workspace)
                 : planHypothesis(researchQuestion, workspace);
@@ -199,6 +201,19 @@ public final class SetupValidator {
         if (given && !applies) {
             throw ProbeException.usage(option + " applies to " + owners + " only, not to " + intervention.id()
                     + "; remove it");
+        }
+    }
+
+    /**
+     * Rejects a local model folder without weights, as {@code probe doctor --model} does, so that
+     * setup fails now instead of the script at run time. A hub model is not checked: a remote
+     * nnsight run needs only its config.json on this machine.
+     */
+    private static void checkWeights(ResolvedModel model) {
+        if (model.isLocal() && !ModelFiles.hasWeights(model.localFolder())) {
+            throw ProbeException.usage("model folder " + model.localFolder() + " has config.json but no weights ("
+                    + String.join(", ", ModelFiles.WEIGHT_FILES) + ", or another *.safetensors file); copy the"
+                    + " complete model folder there, as save_pretrained writes it");
         }
     }
 

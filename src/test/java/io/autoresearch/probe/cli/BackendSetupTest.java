@@ -34,6 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BackendSetupTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SLUG = "scale-study";
+    private static final String HUB_MODEL = "example-org/tiny-model";
 
     @TempDir
     Path root;
@@ -42,6 +43,7 @@ class BackendSetupTest {
     private Path smallModel;
     private Path largeModel;
     private Path encoder;
+    private Path noWeights;
     private Path prompts;
     private Path pairs;
     private Path labels;
@@ -55,9 +57,12 @@ class BackendSetupTest {
         writeSafetensorsHeader(largeModel.resolve("model.safetensors"), List.of(List.of(80_000L, 100_000L),
                 List.of(100_000_000L)));
         encoder = Files.createDirectories(root.resolve("models").resolve("encoder"));
+        Files.write(encoder.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(encoder.resolve("config.json"), "{\"model_type\": \"bert\", \"num_hidden_layers\": 2,"
                 + " \"hidden_size\": 64, \"num_attention_heads\": 4, \"max_position_embeddings\": 64,"
                 + " \"architectures\": [\"BertModel\"]}\n");
+        noWeights = Fixtures.modelFolder(root.resolve("models").resolve("config-only"), 2);
+        Files.delete(noWeights.resolve("pytorch_model.bin"));
         prompts = Fixtures.promptsFile(root.resolve("inputs").resolve("prompts.jsonl"));
         pairs = Fixtures.pairsFile(root.resolve("inputs").resolve("pairs.jsonl"));
         labels = Fixtures.labelsFile(root.resolve("inputs").resolve("labels.jsonl"), 5);
@@ -153,6 +158,7 @@ class BackendSetupTest {
     void autoEstimatesFromConfig() throws IOException {
         // Llama-2-70B's shape: the estimate must land near its 69 billion parameters.
         Path llama = Files.createDirectories(root.resolve("models").resolve("llama"));
+        Files.write(llama.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(llama.resolve("config.json"), "{\"model_type\": \"llama\", \"architectures\":"
                 + " [\"LlamaForCausalLM\"], \"hidden_size\": 8192, \"num_hidden_layers\": 80, \"num_attention_heads\":"
                 + " 64, \"num_key_value_heads\": 8, \"intermediate_size\": 28672, \"vocab_size\": 32000,"
@@ -187,9 +193,17 @@ class BackendSetupTest {
                 document.toString());
     }
 
+    /** Puts a two-block model with hub id {@link #HUB_MODEL} into a hub cache and returns the cache's variables. */
+    private Map<String, String> hubCache() throws IOException {
+        Path cache = root.resolve("hub-cache");
+        Fixtures.modelFolder(cache.resolve("models--example-org--tiny-model").resolve("snapshots")
+                .resolve("0123abcd"), 2);
+        return Map.of("HF_HUB_CACHE", cache.toString());
+    }
+
     @Test
     void remoteWithoutKeyWarns() throws IOException {
-        CliRun run = setup("--remote");
+        CliRun run = setup(hubCache(), "--remote", "--model", HUB_MODEL);
 
         assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.err().contains("backend: nnsight (auto: --remote runs on nnsight)"), run.err());
@@ -201,7 +215,10 @@ class BackendSetupTest {
     void remoteKeyIsNeverPrintedOrStored() throws IOException {
         String key = "ndif-test-secret-9876543210";
 
-        CliRun run = setup(Map.of("NDIF_API_KEY", key), "--remote", "--json");
+        Map<String, String> environment = new HashMap<>(hubCache());
+        environment.put("NDIF_API_KEY", key);
+
+        CliRun run = setup(environment, "--remote", "--model", HUB_MODEL, "--json");
 
         assertEquals(0, run.exitCode(), run.err());
         assertFalse(run.err().contains("NDIF_API_KEY is not set"), run.err());
@@ -233,6 +250,7 @@ class BackendSetupTest {
     @Test
     void unknownArchitectureOnlyWarns() throws IOException {
         Path custom = Files.createDirectories(root.resolve("models").resolve("custom"));
+        Files.write(custom.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(custom.resolve("config.json"), "{\"model_type\": \"custom\", \"n_layer\": 2,"
                 + " \"architectures\": [\"CustomForCausalLM\"]}\n");
 
@@ -292,6 +310,82 @@ class BackendSetupTest {
         assertTrue(Files.readString(script).contains("REMOTE = False\n"), Files.readString(script));
     }
 
+    @Test
+    void jsonReportsBackendOfKeptScript() throws IOException {
+        CliRun first = setup("--backend", "nnsight");
+        assertEquals(0, first.exitCode(), first.err());
+        Path script = Path.of(first.out().lines().findFirst().orElseThrow());
+        Files.writeString(script, Files.readString(script) + "# edited by a person\n");
+
+        CliRun second = setup("--backend", "transformer_lens", "--json");
+
+        assertEquals(0, second.exitCode(), second.err());
+        assertEquals("nnsight", manifestProbe("logit_lens_layers_0_to_2").path("backend").asText());
+        JsonNode document = JSON.readTree(second.out());
+        assertEquals("nnsight", document.path("backend").asText());
+        assertTrue(document.path("backend_reason").asText().contains("was kept, so the probe stays on nnsight"),
+                document.toString());
+    }
+
+    @Test
+    void autoKeepsAttributionOnTransformerLens() throws IOException {
+        CliRun run = setup("--model", largeModel.toString(), "--intervention", "activation_patching", "--method",
+                "attribution");
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("backend: transformer_lens (auto: activation_patching --method attribution"
+                + " runs on transformer_lens only (about 8.1 billion parameters"), run.err());
+        assertTrue(run.err().contains("warning: activation_patching --method attribution has no nnsight version"),
+                run.err());
+        assertEquals("transformer_lens", manifestProbe("activation_patching_attribution_layers_0_to_1")
+                .path("backend").asText());
+    }
+
+    @Test
+    void autoKeepsExactPatchingOnNnsight() throws IOException {
+        CliRun run = setup("--model", largeModel.toString(), "--intervention", "activation_patching");
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("backend: nnsight (auto: about 8.1 billion"), run.err());
+    }
+
+    @Test
+    void nominalSizeNearThresholdSuggestsNnsight() throws IOException {
+        Path named = Fixtures.modelFolder(root.resolve("models").resolve("Mistral-7B-v0.1"), 2);
+
+        CliRun run = setup("--model", named.toString());
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("backend: transformer_lens (auto: about 7.0 billion parameters read from the"
+                + " model name"), run.err());
+        assertTrue(run.err().contains("a name gives a nominal size"), run.err());
+        assertTrue(run.err().contains("within 10% of the threshold, so pass --backend nnsight"), run.err());
+    }
+
+    @Test
+    void smallNominalSizeDoesNotSuggestNnsight() throws IOException {
+        Path named = Fixtures.modelFolder(root.resolve("models").resolve("Qwen2.5-1.5B"), 2);
+
+        CliRun run = setup("--model", named.toString());
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("backend: transformer_lens (auto: about 1.5 billion"), run.err());
+        assertFalse(run.err().contains("within 10%"), run.err());
+    }
+
+    @Test
+    void expertsInNameAreMultiplied() throws IOException {
+        Path named = Fixtures.modelFolder(root.resolve("models").resolve("Mixtral-8x7B-v0.1"), 2);
+
+        CliRun run = setup("--model", named.toString());
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.err().contains("backend: nnsight (auto: about 56.0 billion parameters estimated from the"
+                + " mixture-of-experts size '8x7B'"), run.err());
+        assertTrue(run.err().contains("(8 x 7.0 billion; the experts share their attention weights, so the real"
+                + " count is lower)"), run.err());
+    }
+
     static Stream<Arguments> badCombinations() {
         return Stream.of(
                 Arguments.of("unknown backend", List.of("--backend", "pytorch"),
@@ -321,15 +415,47 @@ class BackendSetupTest {
                 Arguments.of("nnsight encoder", List.of("--backend", "nnsight", "--intervention", "probing",
                         "--model", "ENCODER"), "a bert encoder: encoders run in Hugging Face directly"),
                 Arguments.of("remote encoder", List.of("--remote", "--intervention", "probing", "--model",
-                        "ENCODER"), "--remote needs the nnsight backend and cannot be used with the bert encoder"));
+                        "ENCODER"), "--remote needs the nnsight backend and cannot be used with the bert encoder"),
+                Arguments.of("nnsight attribution", List.of("--backend", "nnsight", "--intervention",
+                        "activation_patching", "--method", "attribution"), "--backend nnsight does not implement"
+                                + " --method attribution of activation_patching: attribution patching runs on"
+                                + " transformer_lens only; pass --method exact"),
+                Arguments.of("remote attribution", List.of("--remote", "--intervention", "activation_patching",
+                        "--method", "attribution"), "--remote needs the nnsight backend and cannot be used with"
+                                + " activation_patching --method attribution"),
+                Arguments.of("remote local folder", List.of("--remote", "--model", "SMALL"), "--remote runs the"
+                        + " model on NDIF, which serves the models it hosts by hub id, but --model is the local"
+                        + " folder SMALL"),
+                Arguments.of("remote local folder on nnsight", List.of("--backend", "nnsight", "--remote"),
+                        "but --model is the local folder"),
+                Arguments.of("remote with device map", List.of("--remote", "--device-map", "auto"),
+                        "--device-map auto places a model loaded on this machine, but --remote runs the model on"
+                                + " NDIF; remove --device-map or --remote"),
+                Arguments.of("recheck on sae lookup", List.of("--dtype", "bfloat16", "--recheck-float32", "4",
+                        "--intervention", "sae_feature_lookup", "--layers", "1"), "the check needs a probe on the"
+                                + " nnsight backend, and nnsight implements only logit_lens, activation_patching,"
+                                + " probing; remove --recheck-float32"),
+                Arguments.of("recheck on attention pattern", List.of("--dtype", "float16", "--recheck-float32",
+                        "4", "--intervention", "attention_pattern"), "nnsight implements only"),
+                Arguments.of("recheck on attribution", List.of("--dtype", "float16", "--recheck-float32", "4",
+                        "--intervention", "activation_patching", "--method", "attribution"),
+                        "and activation_patching only with --method exact; remove --recheck-float32"),
+                Arguments.of("folder without weights", List.of("--model", "NO_WEIGHTS"), "model folder"
+                        + " NO_WEIGHTS has config.json but no weights (model.safetensors,"
+                        + " model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json, or another"
+                        + " *.safetensors file)"),
+                Arguments.of("recheck above n-examples", List.of("--backend", "nnsight", "--dtype", "bfloat16",
+                        "--recheck-float32", "65"), "--recheck-float32 65 is larger than --n-examples 64"));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("badCombinations")
     void badCombinationExitsUsageAndWritesNothing(String label, List<String> options, String expected)
             throws IOException {
-        String[] args = options.stream().map(option -> option.replace("ENCODER", encoder.toString()))
+        String[] args = options.stream().map(option -> option.replace("ENCODER", encoder.toString())
+                .replace("SMALL", smallModel.toString()).replace("NO_WEIGHTS", noWeights.toString()))
                 .toArray(String[]::new);
+        expected = expected.replace("SMALL", smallModel.toString()).replace("NO_WEIGHTS", noWeights.toString());
         Map<String, String> before = Fixtures.tree(root);
 
         CliRun run = setup(args);

@@ -179,6 +179,7 @@ class LabelsSetupTest {
     void encoderAllowsProbingResidualHooksOnly() throws IOException {
         Path bert = root.resolve("models/bert");
         Files.createDirectories(bert);
+        Files.write(bert.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(bert.resolve("config.json"), "{\"model_type\": \"bert\", \"num_hidden_layers\": 6,"
                 + " \"hidden_size\": 384, \"num_attention_heads\": 12, \"max_position_embeddings\": 512}");
         Path pairs = Fixtures.pairsFile(root.resolve("inputs").resolve("pairs.jsonl"));

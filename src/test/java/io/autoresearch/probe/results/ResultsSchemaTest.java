@@ -81,6 +81,7 @@ class ResultsSchemaTest {
         check.put("within_tolerance", true);
         check.put("tolerance", 1.0);
         ObjectNode provenance = (ObjectNode) document.get("provenance");
+        provenance.put("dtype", "bfloat16");
         provenance.put("remote", false);
         provenance.put("device_map", "auto");
         return document;

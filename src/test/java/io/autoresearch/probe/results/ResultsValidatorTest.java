@@ -99,6 +99,164 @@ class ResultsValidatorTest {
         assertEquals(rule, problems.get(0).rule(), "problems: " + problems);
     }
 
+    /** Builds a valid results document of a bfloat16 nnsight run with every nnsight-only field. */
+    static ObjectNode nnsightDocument() {
+        ObjectNode document = validDocument();
+        document.put("backend", "nnsight");
+        ObjectNode provenance = (ObjectNode) document.get("provenance");
+        provenance.put("dtype", "bfloat16");
+        provenance.put("remote", false);
+        provenance.put("device_map", "balanced_low_0");
+        ObjectNode modulePaths = provenance.putObject("module_paths");
+        modulePaths.put("blocks", "model.layers");
+        modulePaths.put("final_norm", "model.norm");
+        modulePaths.put("unembed", "lm_head");
+        ObjectNode check = document.putObject("precision_check");
+        check.put("dtype", "bfloat16");
+        check.put("reference_dtype", "float32");
+        check.put("n_examples", 8);
+        check.put("metric", "rank_of_correct_token");
+        check.put("max_abs_diff", 1.0);
+        check.put("mean_abs_diff", 0.25);
+        check.put("within_tolerance", true);
+        check.put("tolerance", 1.0);
+        return document;
+    }
+
+    private static ObjectNode precisionCheck(ObjectNode document) {
+        return (ObjectNode) document.get("precision_check");
+    }
+
+    private static ObjectNode provenance(ObjectNode document) {
+        return (ObjectNode) document.get("provenance");
+    }
+
+    @Test
+    void nnsightFieldsAcceptedOnNnsight() throws IOException {
+        assertEquals(List.of(), validate(nnsightDocument()));
+    }
+
+    @Test
+    void verdictMustMatchTolerance() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("max_abs_diff", 1.5);
+
+        assertSingleProblem(validate(document), "$.precision_check.within_tolerance",
+                ResultsValidator.RULE_PRECISION_CHECK);
+    }
+
+    @Test
+    void falseVerdictWithinToleranceIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("within_tolerance", false);
+
+        assertSingleProblem(validate(document), "$.precision_check.within_tolerance",
+                ResultsValidator.RULE_PRECISION_CHECK);
+    }
+
+    @Test
+    void falseVerdictAboveToleranceIsValid() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("max_abs_diff", 2.0);
+        precisionCheck(document).put("within_tolerance", false);
+
+        assertEquals(List.of(), validate(document));
+    }
+
+    @Test
+    void meanAboveMaxIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("mean_abs_diff", 1.01);
+
+        assertSingleProblem(validate(document), "$.precision_check.mean_abs_diff",
+                ResultsValidator.RULE_PRECISION_CHECK);
+    }
+
+    @Test
+    void checkDtypeMustBeRunDtype() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("dtype", "float16");
+
+        List<ResultsProblem> problems = validate(document);
+
+        assertSingleProblem(problems, "$.precision_check.dtype", ResultsValidator.RULE_PRECISION_CHECK);
+        assertTrue(problems.get(0).message().contains("provenance.dtype is \"bfloat16\""), problems.toString());
+    }
+
+    @Test
+    void float32CheckIsReported() throws IOException {
+        ObjectNode document = nnsightDocument();
+        precisionCheck(document).put("dtype", "float32");
+        provenance(document).put("dtype", "float32");
+
+        List<ResultsProblem> problems = validate(document);
+
+        assertSingleProblem(problems, "$.precision_check.dtype", ResultsValidator.RULE_PRECISION_CHECK);
+        assertTrue(problems.get(0).message().contains("the reference dtype itself"), problems.toString());
+    }
+
+    @Test
+    void nnsightFieldsRejectedOnTransformerLens() throws IOException {
+        List<String> paths = List.of("$.precision_check", "$.provenance.remote", "$.provenance.device_map",
+                "$.provenance.module_paths");
+        for (String backend : new String[] {"transformer_lens", null}) {
+            ObjectNode document = nnsightDocument();
+            provenance(document).put("remote", true);
+            provenance(document).remove("device_map");
+            provenance(document).put("device_map", "auto");
+            if (backend == null) {
+                document.remove("backend");
+            } else {
+                document.put("backend", backend);
+            }
+
+            List<ResultsProblem> problems = validate(document);
+
+            assertEquals(paths, problems.stream().map(ResultsProblem::path).toList(), "backend " + backend);
+            for (ResultsProblem problem : problems) {
+                assertEquals(ResultsValidator.RULE_NNSIGHT_ONLY, problem.rule(), problems.toString());
+            }
+        }
+    }
+
+    @Test
+    void transformerLensDefaultsAreValid() throws IOException {
+        ObjectNode document = validDocument();
+        document.put("backend", "transformer_lens");
+        provenance(document).put("remote", false);
+        provenance(document).putNull("device_map");
+
+        assertEquals(List.of(), validate(document));
+    }
+
+    @Test
+    void unknownDeviceMapIsRejected() throws IOException {
+        ObjectNode document = nnsightDocument();
+        provenance(document).put("device_map", "cuda:0");
+
+        assertSingleProblem(validate(document), "$.provenance.device_map", "schema:enum");
+    }
+
+    @Test
+    void unknownModuleRoleIsRejected() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) provenance(document).get("module_paths")).put("embed", "model.embed_tokens");
+
+        List<ResultsProblem> problems = validate(document);
+
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).path().startsWith("$.provenance.module_paths"), problems.toString());
+        assertTrue(problems.get(0).rule().startsWith(ResultsValidator.SCHEMA_RULE_PREFIX), problems.toString());
+    }
+
+    @Test
+    void emptyModulePathIsRejected() throws IOException {
+        ObjectNode document = nnsightDocument();
+        ((ObjectNode) provenance(document).get("module_paths")).put("mlp", "");
+
+        assertSingleProblem(validate(document), "$.provenance.module_paths.mlp", "schema:minLength");
+    }
+
     @Test
     void validateAcceptsValidFile() throws IOException {
         assertEquals(List.of(), validate(validDocument()));

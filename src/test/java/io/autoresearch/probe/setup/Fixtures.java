@@ -15,9 +15,13 @@ public final class Fixtures {
     private Fixtures() {
     }
 
-    /** Writes a Hugging Face-style model folder whose config.json declares {@code nLayers} blocks. */
+    /**
+     * Writes a Hugging Face-style model folder whose config.json declares {@code nLayers} blocks,
+     * with an empty pytorch_model.bin so that setup finds a weights file.
+     */
     public static Path modelFolder(Path folder, int nLayers) throws IOException {
         Files.createDirectories(folder);
+        Files.write(folder.resolve("pytorch_model.bin"), new byte[0]);
         Files.writeString(folder.resolve("config.json"),
                 "{\"model_type\": \"gpt2\", \"n_layer\": " + nLayers + ", \"n_embd\": 64, \"n_head\": 4,"
                         + " \"n_positions\": 64}\n");

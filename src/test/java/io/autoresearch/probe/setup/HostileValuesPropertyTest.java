@@ -144,6 +144,11 @@ class HostileValuesPropertyTest {
         }
     }
 
+    /** Returns the --recheck-float32 count of setup case {@code index}: 1 to the default --n-examples. */
+    private static int recheck(int index) {
+        return 1 + index % SetupOptions.DEFAULT_N_EXAMPLES;
+    }
+
     /**
      * Runs {@code probe setup} with a hostile {@code --hypothesis}, a model folder and an input
      * file with hostile names, and keeps a copy of the two scripts each run rendered.
@@ -164,11 +169,12 @@ class HostileValuesPropertyTest {
                     intervention.id(), "--model", model.toString(), "--hypothesis", hypothesis, "--root",
                     root.toString()));
             String dataName = HostileStrings.nextFileName(random, 120, !unicodeNames) + "_" + index + ".jsonl";
-            // Every other logit-lens and patching setup renders the nnsight template with every nnsight option.
+            // Every other logit-lens and patching setup renders the nnsight template with the nnsight options
+            // that a local model folder accepts (--remote needs a hub id, and excludes --device-map).
             boolean nnsight = intervention != Intervention.ATTENTION_PATTERN && index % 2 == 1;
             if (nnsight) {
-                args.addAll(List.of("--backend", "nnsight", "--remote", "--device-map", "sequential", "--dtype",
-                        "bfloat16", "--recheck-float32", Integer.toString(index)));
+                args.addAll(List.of("--backend", "nnsight", "--device-map", "sequential", "--dtype",
+                        "bfloat16", "--recheck-float32", Integer.toString(recheck(index))));
             }
             if (intervention == Intervention.LOGIT_LENS) {
                 args.addAll(List.of("--prompts", Fixtures.promptsFile(root.resolve("inputs").resolve(dataName))
@@ -195,9 +201,9 @@ class HostileValuesPropertyTest {
                 expect.put("PAIRS_PATH", "data/" + dataName);
             }
             if (nnsight) {
-                expect.put("REMOTE", true);
+                expect.put("REMOTE", false);
                 expect.put("DEVICE_MAP", "sequential");
-                expect.put("RECHECK_FLOAT32", index);
+                expect.put("RECHECK_FLOAT32", recheck(index));
                 expect.put("DTYPE", "bfloat16");
             }
             cases.add(write(scripts, "setup_" + index + "_" + intervention.id() + ".py", Files.readString(script),
