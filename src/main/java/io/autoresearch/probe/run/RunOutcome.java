@@ -10,7 +10,7 @@ import java.util.List;
  * The outcome of one {@code probe run}.
  *
  * @param exitCode {@link ExitCode#SUCCESS}; {@link ExitCode#ENVIRONMENT} when {@code uv sync}
- *     failed or a script hit a file-system error; {@link ExitCode#USAGE} when a script rejected its
+ *     failed or a script hit an environment error (file system or network); {@link ExitCode#USAGE} when a script rejected its
  *     inputs; {@link ExitCode#SCRIPT_FAILED} when a script failed or wrote no results file;
  *     {@link ExitCode#SCRIPT_KILLED} when a signal killed it; {@link ExitCode#SCRIPT_TIMED_OUT}
  *     when it ran past its timeout; {@link ExitCode#INTERRUPTED} when the JVM is shutting down;

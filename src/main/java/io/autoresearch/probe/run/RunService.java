@@ -158,7 +158,7 @@ public final class RunService {
     /**
      * Returns the exit code of a run whose script failed, and prints what to do. The generated
      * scripts exit with 2 when the runtime rejects their inputs (a prompt, pair, layer or
-     * setting) and with 3 on a file-system error, the same codes as the CLI's usage and
+     * setting) and with 3 on an environment error (file system or network), the same codes as the CLI's usage and
      * environment errors. A script killed by a signal reports 128 + the signal's number.
      */
     private ExitCode failureCode(Path script, ProcessResult result) {
@@ -182,7 +182,7 @@ public final class RunService {
             return ExitCode.USAGE;
         }
         if (result.exitCode() == SCRIPT_FILE_SYSTEM_ERROR_EXIT) {
-            console.error(script + " hit a file-system error; fix the folder or disk its error names and run again");
+            console.error(script + " hit an environment error (file system or network); fix the folder, disk or connection its error names and run again");
             return ExitCode.ENVIRONMENT;
         }
         return ExitCode.SCRIPT_FAILED;

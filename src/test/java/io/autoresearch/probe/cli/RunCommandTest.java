@@ -127,7 +127,7 @@ class RunCommandTest {
         CliRun run = execute("fake-study");
 
         assertEquals(ExitCode.ENVIRONMENT.code(), run.exitCode(), run.err());
-        assertTrue(run.err().contains("analysis/lens_a.py hit a file-system error"), run.err());
+        assertTrue(run.err().contains("analysis/lens_a.py hit an environment error (file system or network)"), run.err());
     }
 
     @Test
