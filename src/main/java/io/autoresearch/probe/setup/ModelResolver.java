@@ -113,6 +113,11 @@ public final class ModelResolver {
         if (!similar.isEmpty()) {
             message.append(" (cached: ").append(String.join(", ", similar)).append(')');
         }
+        if (hubId.contains("/")) {
+            // An id of the form a/b may be a folder path given relative to another folder, such as code/.
+            message.append("; no folder '").append(hubId).append("' exists under ").append(workingDirectory)
+                    .append(" either, the folder relative paths are resolved against");
+        }
         message.append("; download it first, pass a local folder with --model PATH, or pass --allow-download");
         throw ProbeException.usage(message.toString());
     }

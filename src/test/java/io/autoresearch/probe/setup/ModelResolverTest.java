@@ -143,6 +143,23 @@ class ModelResolverTest {
     }
 
     @Test
+    void uncachedPathLikeIdNamesTheWorkingDirectory() {
+        ProbeException error = assertThrows(ProbeException.class,
+                () -> resolver(Map.of()).resolve("models/induction-demo-model", false));
+
+        assertEquals(ExitCode.USAGE, error.exitCode());
+        assertTrue(error.getMessage().contains("no folder 'models/induction-demo-model' exists under " + home),
+                error.getMessage());
+    }
+
+    @Test
+    void uncachedPlainIdDoesNotMentionFolders() {
+        ProbeException error = assertThrows(ProbeException.class, () -> resolver(Map.of()).resolve("gpt2", false));
+
+        assertFalse(error.getMessage().contains("no folder"), error.getMessage());
+    }
+
+    @Test
     void allowDownloadAcceptsUncachedHubId() {
         ResolvedModel model = resolver(Map.of()).resolve("org/remote", true);
 
