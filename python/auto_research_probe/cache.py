@@ -67,7 +67,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import FORMAT_VERSION
-from .datasets import left_pad
+from .datasets import default_pad_id, left_pad
 from .events import EventLog
 from .models import tokenize_prompt, weights_fingerprint
 from .results import readable_file_mode
@@ -537,7 +537,7 @@ def left_padded_tokens(model: Any, token_ids: Sequence[Sequence[int]]) -> tuple[
             f"attention_dir={attention_dir!r}, because TransformerLens applies the attention mask only in causal "
             "attention; run them with batch_size=1"
         )
-    tokens, mask = left_pad(rows, width, _pad_token_id(model))
+    tokens, mask = left_pad(rows, width, default_pad_id(getattr(model, "tokenizer", None)))
     device = model.cfg.device
     return tokens.to(device), mask.to(device)
 
@@ -610,15 +610,6 @@ def _forward_batches(
                 fwd_hooks=[(name, capture) for name in names],
             )
         yield start, {name: align_left_padded(activation, lengths, width, name) for name, activation in captured.items()}
-
-
-def _pad_token_id(model: Any) -> int:
-    tokenizer = getattr(model, "tokenizer", None)
-    for name in ("pad_token_id", "eos_token_id"):
-        value = getattr(tokenizer, name, None) if tokenizer is not None else None
-        if value is not None:
-            return int(value)
-    return 0
 
 
 def _compute_and_write(

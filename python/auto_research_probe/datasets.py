@@ -210,7 +210,7 @@ def clean_corrupted_pair_dataset(
             clean_ids[index], corrupted_ids[index] = _truncate_pair_left(clean_ids[index], corrupted_ids[index], bos_id)
 
     if pad_token_id is None:
-        pad_token_id = _pad_id(hf_tokenizer)
+        pad_token_id = default_pad_id(hf_tokenizer)
     width = max(max(len(ids) for ids in clean_ids), max(len(ids) for ids in corrupted_ids))
     clean_tokens, clean_mask = left_pad(clean_ids, width, pad_token_id)
     corrupted_tokens, corrupted_mask = left_pad(corrupted_ids, width, pad_token_id)
@@ -273,7 +273,11 @@ def _truncate_pair_left(clean: list[int], corrupted: list[int], bos_id: int | No
     return cut(clean), cut(corrupted)
 
 
-def _pad_id(tokenizer: Any) -> int:
+def default_pad_id(tokenizer: Any) -> int:
+    """Return the tokenizer's pad token id, else its end-of-text id, else 0.
+
+    Padding positions are masked, so any id in the vocabulary would do.
+    """
     if tokenizer is None:
         return 0
     for name in ("pad_token_id", "eos_token_id"):

@@ -241,13 +241,16 @@ def _generic_config_and_state_dict(folder: Path, hf_model: Any, architecture: st
     return cfg, state_dict
 
 
-def load_nnsight_model(model_id: str, device_map: str | None = None, trust_remote_code: bool = False, **kwargs: Any) -> Any:
+def load_nnsight_model(
+    model_id: str, device_map: str | None = None, trust_remote_code: bool = False, dispatch: bool = True, **kwargs: Any
+) -> Any:
     """Load an nnsight `TransformersModel` for text generation with an explicit tokenizer.
 
     A local folder loads from disk only. nnsight 0.8 needs `task=` and
     `tokenizer=` to build the model offline, so both are always passed. Extra keyword
     arguments (for example `dtype=`) go to nnsight and on to `from_pretrained`.
     `trust_remote_code` is passed to the tokenizer and the model, off unless given.
+    With `dispatch=False` the weights stay on the meta device (a model that runs remotely).
     """
     from nnsight import TransformersModel
     from transformers import AutoTokenizer
@@ -264,7 +267,7 @@ def load_nnsight_model(model_id: str, device_map: str | None = None, trust_remot
     tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local, trust_remote_code=trust_remote_code)
     if device_map is not None:
         kwargs["device_map"] = device_map
-    return TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=True, trust_remote_code=trust_remote_code, **kwargs)
+    return TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=dispatch, trust_remote_code=trust_remote_code, **kwargs)
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:

@@ -1,8 +1,8 @@
 """The nnsight backend: a Hugging Face model in nnsight, with the module paths the probes read.
 
-TransformerLens rebuilds a model in its own classes; nnsight wraps the Hugging Face
-model as it is, so it loads any architecture transformers supports, large models spread
-over several GPUs (`device_map`) and models that run remotely on NDIF. What the probes
+TransformerLens rebuilds a model in its own classes, while nnsight wraps the Hugging
+Face model as it is. So nnsight loads any architecture transformers supports, including
+large models spread over several GPUs (`device_map`) and models that run on NDIF. What the probes
 need from a model is a handful of modules per architecture, its *roles*:
 
 - `blocks`: the list of transformer blocks (a block's input is the residual stream
@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import torch
 
-from .models import _check_hub_id_available_offline, _check_local_folder, _is_local_model_folder, default_device, parse_dtype, weights_fingerprint
+from .models import _is_local_model_folder, default_device, load_nnsight_model, parse_dtype, weights_fingerprint
 
 BACKENDS = ("transformer_lens", "nnsight")
 ROLES = ("blocks", "final_norm", "unembed", "attn", "attn_out_proj", "mlp")
@@ -404,16 +404,13 @@ def load_nnsight_lm(
 
     The tokenizer is loaded here and passed to nnsight, with the task, so nothing is
     looked up online. `device_map` (auto, balanced, balanced_low_0, sequential) spreads
-    the weights over the GPUs through accelerate; without it the model goes to `device`
+    the weights over the GPUs through accelerate. Without it the model goes to `device`
     (default: CUDA when present, else the CPU). With `remote=True` the weights stay on
     the meta device here and every trace runs on NDIF: the API key and the connection
     are checked first (`check_remote_ready`). `roles` are the module roles the probe
     reads: each needs a path (from the architecture table or `module_paths`). The model
     is in eval mode, gradients off.
     """
-    from nnsight import TransformersModel
-    from transformers import AutoTokenizer
-
     torch_dtype = parse_dtype(dtype)
     check_module_paths(module_paths)
     if remote not in REMOTE_MODES or not isinstance(remote, (bool, str)):
@@ -422,56 +419,38 @@ def load_nnsight_lm(
         raise ValueError(f"device_map {device_map!r} is not supported: use one of {', '.join(DEVICE_MAPS)}")
     if remote is True:
         check_remote_ready()
-    local = _is_local_model_folder(model_id)
-    if local:
-        _check_local_folder(Path(model_id))
-    else:
-        _check_hub_id_available_offline(model_id)
-    tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local, trust_remote_code=trust_remote_code)
-    kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
-    if remote is True:
-        dispatch = False
-    else:
-        dispatch = True
+    target = None
+    if remote is not True:
         target = device_map or device or default_device()
-        if target != "cpu":
-            kwargs["device_map"] = target
-    model = TransformersModel(model_id, task="text-generation", tokenizer=tokenizer, dispatch=dispatch, **kwargs)
+    model = load_nnsight_model(
+        model_id,
+        device_map=None if target == "cpu" else target,
+        trust_remote_code=trust_remote_code,
+        dispatch=remote is not True,
+        dtype=torch_dtype,
+    )
+    tokenizer = model.tokenizer
     hf_model = model._module
     hf_model.eval()
     hf_model.requires_grad_(False)
     architectures = list(getattr(hf_model.config, "architectures", None) or [])
     architecture = architectures[0] if architectures else type(hf_model).__name__
     paths = resolve_paths(hf_model, architecture, module_paths, roles)
-    name = Path(model_id).name if local else model_id
+    name = Path(model_id).name if _is_local_model_folder(model_id) else model_id
     return NnsightLM(model, tokenizer, _model_config(hf_model, architecture, paths, name, tokenizer), paths, remote)
-
-
-def pad_token_id(tokenizer: Any) -> int:
-    """The pad token id, else the end-of-text id, else 0; padding is masked, so only its range matters."""
-    for name in ("pad_token_id", "eos_token_id"):
-        value = getattr(tokenizer, name, None)
-        if value is not None:
-            return int(value)
-    return 0
 
 
 def pad_batch(lm: NnsightLM, rows: list[list[int]], device: str | None = None) -> PaddedBatch:
     """Left-pad token id lists into one batch with its attention mask and mask-derived position ids."""
-    from .datasets import left_pad, position_ids_from_mask
+    from .datasets import default_pad_id, left_pad, position_ids_from_mask
 
     if not rows or any(not ids for ids in rows):
         raise ValueError("pad_batch needs at least one prompt, and no empty prompt")
     width = max(len(ids) for ids in rows)
-    tokens, mask = left_pad(rows, width, pad_token_id(lm.tokenizer))
+    tokens, mask = left_pad(rows, width, default_pad_id(lm.tokenizer))
     positions = position_ids_from_mask(mask)
     target = device or (lm.cfg.device if lm.cfg.device != "meta" else "cpu")
     return PaddedBatch(tokens.to(target), mask.to(target), positions.to(target), [len(ids) for ids in rows])
-
-
-def block_output(value: Any) -> torch.Tensor:
-    """A block's hidden states from its output: transformers 5 returns a tensor, older versions a tuple."""
-    return value[0] if isinstance(value, tuple) else value
 
 
 class NdifUnreachableError(ConnectionError):
@@ -600,9 +579,9 @@ def load_for_config(config: Any, model_id: str, roles: tuple[str, ...], dtype: s
 def nnsight_fingerprint(lm: NnsightLM, model_id: str) -> str:
     """Return the provenance fingerprint: sha256 of the weights here, or of the id and config.json when remote.
 
-    A remote model's weights stay on NDIF (here they are on the meta device), so its
-    fingerprint is sha256 over the model's name (the hub id, or a folder's name, so the
-    fingerprint does not depend on where the folder is) and the text of its config.json.
+    A remote model's weights stay on NDIF and are on the meta device here. Its
+    fingerprint is therefore sha256 over the model's name and the text of its config.json.
+    The name is the hub id or the folder's name, so moving the folder keeps the fingerprint.
     """
     if lm.remote is not True:
         return weights_fingerprint(lm.hf_model)

@@ -87,9 +87,9 @@ DIFFERENCE_RANGE = (-1.0, 1.0)
 # The float32 recheck compares each feature vector with its float32 twin: ||x - x_float32|| / ||x_float32||.
 PRECISION_METRIC = "feature_relative_error"
 # Largest relative error that passes the check. bfloat16 keeps 8 bits of mantissa (a rounding error of
-# about 0.2% per operation), and the error grows through the layers. A healthy bfloat16 run of a deep
-# model is expected to stay within a few percent (an estimate; the demo model stays within 0.03), so
-# 0.1 marks vectors a tenth off, enough to change what a probe reads.
+# about 0.2% per operation), and the error grows through the layers. We estimate that a healthy bfloat16
+# run of a deep model stays within a few percent; the demo model stays within 0.03. A limit of 0.1 marks
+# vectors that are a tenth off, which is enough to change what a probe reads.
 FEATURE_TOLERANCE = 0.1
 NNSIGHT_SEMANTICS = (
     " Backend nnsight: the same points read from the Hugging Face model by the script's trace function "

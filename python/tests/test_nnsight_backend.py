@@ -329,7 +329,7 @@ def test_logit_lens_prompt_longer_than_context_exits_2(tmp_path, capsys, backend
     assert "error: prompts line 4: the prompt has 71 tokens, more than the model's context of 64" in stderr
 
 
-def refuse_trace(*arguments):
+def reject_trace(*arguments):
     raise AssertionError("the trace function ran before the context length was checked")
 
 
@@ -340,7 +340,7 @@ def test_probing_long_text_rejected_before_trace(tmp_path):
     (tmp_path / "data" / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = ProbingConfig("probing_long", str(DEMO_MODEL), "data/labels.jsonl", n_examples=12, seeds=[0], folds=3, backend="nnsight", device="cpu")
     with pytest.raises(ValueError, match=r"line 12: 71 tokens, more than the model's context of 64"):
-        run_probing(config, tmp_path, probe_features=refuse_trace)
+        run_probing(config, tmp_path, probe_features=reject_trace)
     assert not (tmp_path / "results").exists()
 
 

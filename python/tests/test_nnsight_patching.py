@@ -385,13 +385,13 @@ def test_long_pair_rejected_before_trace(project, lm):
     lines.append(json.dumps({"clean": long_prompt, "corrupted": long_prompt, "answer": " piva", "wrong_answer": " lufa"}))
     (project / "data" / "long_pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    def refuse(*arguments):
+    def reject(*arguments):
         raise AssertionError("a trace ran before the context length was checked")
 
-    refusing = NnsightTraces(refuse, refuse, refuse)
+    rejecting = NnsightTraces(reject, reject, reject)
     config = nnsight_config(probe_id="patching_long", pairs_path="data/long_pairs.jsonl", n_examples=8)
     with pytest.raises(ValueError, match=r"pairs line 8: prompts have 71 tokens, more than the model's context of 64"):
-        run_activation_patching(config, project, refusing)
+        run_activation_patching(config, project, rejecting)
     assert not (project / "results" / "probe" / "patching_long.json").exists()
 
 
